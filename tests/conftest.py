@@ -1,0 +1,31 @@
+from collections.abc import Callable
+
+import pytest
+from rest_framework.test import APIClient
+
+from organizations.models import Organization
+from organizations.services import api_key_create
+from tests.factories import OrganizationFactory
+
+
+@pytest.fixture
+def organization() -> Organization:
+    return OrganizationFactory.create()
+
+
+@pytest.fixture
+def client_for() -> Callable[[Organization], APIClient]:
+    """An API client that authenticates with a fresh key of the given organization."""
+
+    def make(organization: Organization) -> APIClient:
+        _, raw_key = api_key_create(organization=organization)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(organization: Organization, client_for: Callable[[Organization], APIClient]) -> APIClient:
+    return client_for(organization)
