@@ -72,6 +72,7 @@ class Chargestation(PublicModel):
     charge_box_serial_number = models.CharField(max_length=50, blank=True)
     firmware_version = models.CharField(max_length=50, blank=True)
     heartbeat_interval = models.PositiveIntegerField(default=300, help_text="Seconds.")
+    last_boot_at = models.DateTimeField(null=True, blank=True, help_text="Last BootNotification.")
     last_connect_at = models.DateTimeField(null=True, blank=True)
     last_disconnect_at = models.DateTimeField(null=True, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
@@ -179,6 +180,8 @@ class PriceComponent(models.Model):
     grace_period = models.PositiveIntegerField(
         default=0, help_text="Minutes free of charge before PARKING_TIME starts to count."
     )
+
+    tracker = FieldTracker()
 
     class Meta:
         ordering = ["rate", "type"]

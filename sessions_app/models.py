@@ -40,6 +40,8 @@ class IdTag(models.Model):
     type = models.CharField(max_length=10, choices=TokenType.choices, default=TokenType.RFID)
     active = models.BooleanField(default=True)
 
+    tracker = FieldTracker()
+
     class Meta:
         ordering = ["token"]
         constraints = [

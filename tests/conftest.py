@@ -1,6 +1,7 @@
 from collections.abc import Callable
 
 import pytest
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from organizations.models import Organization
@@ -29,3 +30,10 @@ def client_for() -> Callable[[Organization], APIClient]:
 @pytest.fixture
 def api(organization: Organization, client_for: Callable[[Organization], APIClient]) -> APIClient:
     return client_for(organization)
+
+
+@pytest.fixture(autouse=True)
+def _loopback_destinations(settings: Settings) -> None:
+    """Receivers in tests live on 127.0.0.1 over plain HTTP, as under `make run`."""
+    settings.WEBHOOKS_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.WEBHOOKS_ALLOW_HTTP = True

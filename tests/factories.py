@@ -9,6 +9,9 @@ from django.contrib.auth.models import User
 from chargestations.models import Chargestation, Connector, Location, PriceComponent, Rate
 from organizations.models import Membership, Organization, Plan, Role
 from sessions_app.models import Driver, IdTag, Session
+from webhooks.catalog import SUBSCRIBABLE
+from webhooks.models import Endpoint
+from webhooks.signing import secret_generate
 
 PASSWORD = "correct-horse-battery"
 
@@ -113,3 +116,13 @@ class SessionFactory(factory.django.DjangoModelFactory[Session]):
     chargestation = factory.SubFactory(ChargestationFactory)
     organization = factory.SelfAttribute("chargestation.organization")
     driver = factory.SubFactory(DriverFactory, organization=factory.SelfAttribute("..organization"))
+
+
+class EndpointFactory(factory.django.DjangoModelFactory[Endpoint]):
+    class Meta:
+        model = Endpoint
+
+    organization = factory.SubFactory(OrganizationFactory)
+    url = factory.Sequence(lambda n: f"http://127.0.0.1:9/hook{n}")
+    events = factory.LazyFunction(lambda: sorted(SUBSCRIBABLE))
+    secret = factory.LazyFunction(secret_generate)

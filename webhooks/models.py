@@ -1,0 +1,119 @@
+"""The outbox: Endpoint (where), Event (what happened), Delivery (one event to one endpoint),
+Attempt (one try of a delivery)."""
+
+import secrets
+
+from django.db import models
+
+from edrv_project.db import new_object_id
+from organizations.models import Organization
+
+
+def new_endpoint_id() -> str:
+    return "wh_" + secrets.token_hex(12)
+
+
+class Endpoint(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="endpoints")
+    public_id = models.CharField(max_length=40, unique=True, default=new_endpoint_id, editable=False)
+    url = models.URLField(max_length=2048)
+    events = models.JSONField(default=list, help_text="Subscribed event type names.")
+    description = models.CharField(max_length=500, blank=True)
+    secret = models.CharField(max_length=200, help_text="Signs every delivery.")
+    previous_secret = models.CharField(max_length=200, blank=True)
+    previous_secret_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Until then the previous secret signs beside the new one."
+    )
+    active = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=500, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    alert_emails = models.JSONField(default=list, blank=True, help_text="Also told when it is disabled.")
+    rate_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Deliveries per second.")
+    failing_since = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.url}"
+
+
+class Event(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
+    public_id = models.CharField(max_length=40, unique=True, default=new_object_id, editable=False)
+    type = models.CharField(max_length=100, db_index=True)
+    object = models.CharField(max_length=50)
+    data = models.JSONField()
+    ordering_key = models.CharField(
+        max_length=64, blank=True, help_text="Events with the same key reach an endpoint in order."
+    )
+    is_test = models.BooleanField(default=False)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="event_org_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.public_id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Delivery(models.Model):
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    ordering_key = models.CharField(max_length=64, blank=True)
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="A worker holds it until then; after, anyone may take it."
+    )
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="delivery_due",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_recent"),
+            models.Index(
+                fields=["endpoint", "ordering_key", "id"],
+                name="delivery_fifo",
+                condition=models.Q(status="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} ({self.status})"
+
+
+class Attempt(models.Model):
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    created_at = models.DateTimeField(db_index=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_excerpt = models.TextField(blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    succeeded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.pk} ({self.status_code or self.error})"

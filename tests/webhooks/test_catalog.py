@@ -1,0 +1,34 @@
+from webhooks.catalog import EVENT_TYPES, SUBSCRIBABLE, Category, Envelope
+
+
+def test_catalog_lists_the_edrv_and_charger_protocol_types() -> None:
+    edrv = [t for t in EVENT_TYPES.values() if t.envelope is Envelope.EDRV]
+    charger = [t for t in EVENT_TYPES.values() if t.envelope is Envelope.CHARGER]
+
+    assert len(edrv) == 30
+    assert {t.name for t in charger} == {
+        "charger.connected",
+        "charger.disconnected",
+        "charger.boot",
+        "connector.status_changed",
+        "transaction.started",
+        "transaction.stopped",
+        "transaction.updated",
+    }
+
+
+def test_coming_soon_types_are_listed_but_not_subscribable() -> None:
+    soon = {t.name for t in EVENT_TYPES.values() if t.category is Category.COMING_SOON}
+
+    assert soon == {
+        "session.stop_energy_ceiling_exceeded",
+        "session.stop_cost_ceiling_exceeded",
+        "session.stop_duration_ceiling_exceeded",
+    }
+    assert not soon & SUBSCRIBABLE
+    assert len(SUBSCRIBABLE) == len(EVENT_TYPES) - 3
+
+
+def test_every_type_has_an_object_and_a_description() -> None:
+    for event_type in EVENT_TYPES.values():
+        assert event_type.object and event_type.description.endswith("."), event_type.name

@@ -1,0 +1,259 @@
+"""The delivery service, in this process, against a real HTTP receiver on 127.0.0.1."""
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+from pytest_django.fixtures import Settings
+
+from chargestations.models import Chargestation
+from organizations.models import Organization
+from tests.e2e.receiver import Receiver, hang, ok, sequence, status
+from tests.factories import ChargestationFactory, EndpointFactory, LocationFactory
+from webhooks import delivery
+from webhooks.endpoints import endpoint_rotate_secret
+from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def station(organization: Organization) -> Chargestation:
+    return ChargestationFactory.create(location=LocationFactory.create(organization=organization))
+
+
+def endpoint_at(receiver: Receiver, path: str, organization: Organization, **fields: object) -> Endpoint:
+    endpoint = EndpointFactory.create(organization=organization, url=receiver.url(path), **fields)
+    receiver.expect_secrets(path, [endpoint.secret])
+    return endpoint
+
+
+def toggle(station: Chargestation) -> None:
+    station.active = not station.active
+    station.save()
+
+
+def test_a_delivery_is_signed_and_sent_as_the_wire_format_says(
+    receiver: Receiver, station: Chargestation
+) -> None:
+    endpoint = endpoint_at(receiver, "/a", station.organization)
+    toggle(station)
+
+    delivery.deliveries_send()
+
+    [request] = receiver.wait_for(1, path="/a")
+    sent = Delivery.objects.select_related("event").get(endpoint=endpoint)
+    assert request.verified
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["user-agent"].startswith("eDRV-Webhooks/")
+    assert request.headers["webhook-id"] == sent.event.public_id
+    assert set(request.json) == {"_id", "data", "object", "type", "createdAt"}
+    assert request.json["_id"] == sent.event.public_id
+    assert request.json["type"] == "chargestation.updated"
+    assert request.json["createdAt"].endswith("Z")
+    assert sent.status == DeliveryStatus.SUCCEEDED
+    attempt = Attempt.objects.get(delivery=sent)
+    assert attempt.status_code == 200 and attempt.succeeded
+
+
+def test_charger_protocol_types_use_envelope_b(receiver: Receiver, station: Chargestation) -> None:
+    endpoint_at(receiver, "/b", station.organization, events=["charger.connected"])
+    station.online = True
+    station.save()
+
+    delivery.deliveries_send()
+
+    [request] = receiver.wait_for(1, path="/b")
+    assert request.verified
+    assert set(request.json) == {"event", "timestamp", "data"}
+    assert request.json["event"] == "charger.connected"
+    assert request.json["data"] == {"chargeBoxId": station.endpoint}
+
+
+def test_a_500_is_retried_by_the_schedule_then_fails(
+    receiver: Receiver, station: Chargestation, settings: Settings
+) -> None:
+    settings.WEBHOOKS_RETRY_SCHEDULE = [0, 0, 0]
+    endpoint = endpoint_at(receiver, "/a", station.organization)
+    receiver.behave("/a", sequence([status(500), status(502, body="bad gateway")]))
+    toggle(station)
+
+    delivery.deliveries_send()
+    first = Delivery.objects.get(endpoint=endpoint)
+    assert (first.status, first.attempt_count) == (DeliveryStatus.PENDING, 1)
+    delivery.deliveries_send()
+    delivery.deliveries_send()
+
+    last = Delivery.objects.get(endpoint=endpoint)
+    assert (last.status, last.attempt_count, last.last_status_code) == (DeliveryStatus.FAILED, 3, 502)
+    assert list(
+        Attempt.objects.filter(delivery=last).order_by("id").values_list("status_code", flat=True)
+    ) == [500, 502, 502]
+    assert Attempt.objects.filter(delivery=last).latest("id").response_excerpt == "bad gateway"
+    ids = {r.headers["webhook-id"] for r in receiver.requests("/a")}
+    assert len(ids) == 1  # the event id is stable across retries
+
+
+def test_the_retry_waits_by_the_schedule_with_jitter(receiver: Receiver, station: Chargestation) -> None:
+    endpoint = endpoint_at(receiver, "/a", station.organization)
+    receiver.behave("/a", status(500))
+    toggle(station)
+
+    before = timezone.now()
+    delivery.deliveries_send()
+
+    due = Delivery.objects.get(endpoint=endpoint).next_attempt_at
+    assert due is not None
+    assert before + timedelta(seconds=4) <= due <= timezone.now() + timedelta(seconds=6)
+    delivery.deliveries_send()  # not due yet: nothing is sent
+    assert len(receiver.requests("/a")) == 1
+
+
+def test_a_timeout_is_a_failed_attempt(
+    receiver: Receiver, station: Chargestation, settings: Settings
+) -> None:
+    settings.WEBHOOKS_TIMEOUT = 1.0
+    endpoint = endpoint_at(receiver, "/a", station.organization)
+    receiver.behave("/a", hang(3))
+    toggle(station)
+
+    delivery.deliveries_send()
+
+    attempt = Attempt.objects.get(delivery__endpoint=endpoint)
+    assert attempt.status_code is None and "timeout" in attempt.error
+    assert 900 <= attempt.duration_ms <= 2500
+
+
+def test_retry_after_is_honoured(receiver: Receiver, station: Chargestation) -> None:
+    endpoint = endpoint_at(receiver, "/a", station.organization)
+    receiver.behave("/a", status(429, headers={"Retry-After": "120"}))
+    toggle(station)
+
+    before = timezone.now()
+    delivery.deliveries_send()
+
+    due = Delivery.objects.get(endpoint=endpoint).next_attempt_at
+    assert due is not None
+    assert before + timedelta(seconds=119) <= due <= timezone.now() + timedelta(seconds=121)
+
+
+def test_410_disables_the_endpoint_at_once_and_sends_one_alert(
+    receiver: Receiver, station: Chargestation, django_capture_on_commit_callbacks: Any
+) -> None:
+    endpoint = endpoint_at(receiver, "/a", station.organization, alert_emails=["dev@example.com"])
+    receiver.behave("/a", status(410))
+    toggle(station)
+    toggle(station)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery.deliveries_send(delivery_ids=[Delivery.objects.filter(endpoint=endpoint).earliest("id").pk])
+
+    endpoint.refresh_from_db()
+    assert not endpoint.active and "410" in endpoint.disabled_reason and endpoint.disabled_at
+    assert sorted(Delivery.objects.filter(endpoint=endpoint).values_list("status", flat=True)) == [
+        DeliveryStatus.FAILED,
+        DeliveryStatus.SKIPPED,
+    ]
+    [alert] = mail.outbox
+    assert "disabled" in alert.subject
+    assert sorted(alert.to) == sorted([station.organization.email, "dev@example.com"])
+    assert endpoint.public_id in alert.body
+
+
+def test_continuous_failure_disables_after_the_threshold_with_exactly_one_alert(
+    receiver: Receiver, station: Chargestation, settings: Settings, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.WEBHOOKS_DISABLE_AFTER = 0
+    settings.WEBHOOKS_DISABLE_MIN_FAILURES = 3
+    settings.WEBHOOKS_RETRY_SCHEDULE = [0] * 10
+    endpoint = endpoint_at(receiver, "/a", station.organization)
+    receiver.behave("/a", status(500))
+    toggle(station)
+
+    for _ in range(2):
+        delivery.deliveries_send()
+    endpoint.refresh_from_db()
+    assert endpoint.active and endpoint.consecutive_failures == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery.deliveries_send()
+        delivery.deliveries_send()
+
+    endpoint.refresh_from_db()
+    assert not endpoint.active and "3 failed attempts" in endpoint.disabled_reason
+    assert len(receiver.requests("/a")) == 3
+    assert len(mail.outbox) == 1
+
+
+def test_a_success_ends_the_failure_streak(
+    receiver: Receiver, station: Chargestation, settings: Settings
+) -> None:
+    settings.WEBHOOKS_RETRY_SCHEDULE = [0, 0]
+    endpoint = endpoint_at(receiver, "/a", station.organization)
+    receiver.behave("/a", sequence([status(500), ok()]))
+    toggle(station)
+
+    delivery.deliveries_send()
+    endpoint.refresh_from_db()
+    assert endpoint.consecutive_failures == 1 and endpoint.failing_since
+    delivery.deliveries_send()
+
+    endpoint.refresh_from_db()
+    assert endpoint.consecutive_failures == 0 and endpoint.failing_since is None
+
+
+def test_events_of_one_chargestation_arrive_in_order(receiver: Receiver, station: Chargestation) -> None:
+    endpoint_at(receiver, "/a", station.organization)
+    receiver.behave("/a", sequence([status(500), ok()]))
+    for _ in range(4):
+        toggle(station)
+
+    delivery.deliveries_send()  # the first fails: the three behind it wait
+    assert len(receiver.requests("/a")) == 1
+    Delivery.objects.filter(status=DeliveryStatus.PENDING).update(next_attempt_at=timezone.now())
+    delivery.deliveries_send()
+
+    received = [json.loads(r.body)["data"]["active"] for r in receiver.requests("/a")]
+    assert received == [False, False, True, False, True]
+
+
+def test_during_rotation_both_secrets_sign(receiver: Receiver, station: Chargestation) -> None:
+    endpoint = endpoint_at(receiver, "/a", station.organization)
+    old = endpoint.secret
+    endpoint_rotate_secret(endpoint=endpoint)
+    receiver.expect_secrets("/a", [old, endpoint.secret])
+    toggle(station)
+
+    delivery.deliveries_send()
+
+    [request] = receiver.wait_for(1, path="/a")
+    assert set(request.matched_secrets) == {old, endpoint.secret}
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+
+
+def test_a_dead_endpoint_does_not_hold_back_healthy_ones(
+    receiver: Receiver, station: Chargestation, settings: Settings
+) -> None:
+    settings.WEBHOOKS_TIMEOUT = 2.0
+    endpoint_at(receiver, "/dead", station.organization)
+    receiver.behave("/dead", hang(5))
+    for n in range(5):
+        endpoint_at(receiver, f"/ok{n}", station.organization)
+    toggle(station)
+
+    started = time.time()
+    delivery.deliveries_send()
+
+    healthy = [r for r in receiver.requests() if r.path != "/dead"]
+    assert len(healthy) == 5
+    assert max(r.received_at for r in healthy) - started < 1.0

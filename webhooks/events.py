@@ -1,0 +1,109 @@
+"""Recording events: the outbox rows, written in the same transaction as the change.
+
+A change raises its events here; each becomes one Event row and one Delivery row per endpoint
+of the organization subscribed to it (skipped when the endpoint is disabled or the organization's
+plan has no webhooks). Workers are told on commit, with ids only: a rolled-back change leaves
+nothing, and a broker that is down at commit time only delays delivery (the sweeper picks it up).
+"""
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from organizations.models import Organization, Plan
+from webhooks import queue
+from webhooks.catalog import EVENT_TYPES
+from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
+from webhooks.payloads import event_data
+from webhooks.triggers import events_raised, source_for, subject_of
+
+logger = logging.getLogger(__name__)
+
+
+def _ordering_key(subject: Any) -> str:
+    """Events about one chargestation (its sessions included) share a key: they stay in order."""
+    if subject._meta.label == "chargestations.Chargestation":
+        return str(subject.public_id)
+    station = getattr(subject, "chargestation", None)
+    return str(station.public_id) if station is not None else ""
+
+
+def change_record(*, instance: Model, created: bool = False, deleted: bool = False) -> list[Event]:
+    """Record the events a save (or delete) of `instance` raises, per the catalog."""
+    source = source_for(type(instance))
+    if source is None:
+        return []
+    names = events_raised(source, instance, created=created, deleted=deleted)
+    if not names:
+        return []
+    subject = subject_of(source, instance)
+    snapshots: dict[str, Any] = {}
+    return events_record(
+        organization_id=subject.organization_id,  # type: ignore[attr-defined]
+        items=[
+            (name, event_data(type_name=name, subject=subject, changed=instance, snapshots=snapshots))
+            for name in names
+        ],
+        ordering_key=_ordering_key(subject),
+    )
+
+
+def events_record(
+    *,
+    organization_id: int,
+    items: Iterable[tuple[str, Any]],
+    ordering_key: str = "",
+    endpoints: list[Endpoint] | None = None,
+    is_test: bool = False,
+) -> list[Event]:
+    """Write Events (type, data) and their Deliveries; tell the workers once committed.
+
+    `endpoints` restricts delivery to those endpoints (a test event); by default every endpoint of
+    the organization subscribed to the type gets one.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        events = Event.objects.bulk_create(
+            Event(
+                organization_id=organization_id,
+                type=name,
+                object=EVENT_TYPES[name].object,
+                data=data,
+                ordering_key=ordering_key,
+                is_test=is_test,
+                created_at=now,
+            )
+            for name, data in items
+        )
+        if endpoints is None:
+            endpoints = list(Endpoint.objects.filter(organization_id=organization_id))
+        deliverable = _deliverable(organization_id) if endpoints else False
+        deliveries = Delivery.objects.bulk_create(
+            Delivery(
+                event=event,
+                endpoint=endpoint,
+                ordering_key=ordering_key,
+                status=DeliveryStatus.PENDING if deliverable and endpoint.active else DeliveryStatus.SKIPPED,
+                next_attempt_at=now if deliverable and endpoint.active else None,
+                created_at=now,
+            )
+            for event in events
+            for endpoint in endpoints
+            if is_test or event.type in endpoint.events
+        )
+        due = [d.pk for d in deliveries if d.status == DeliveryStatus.PENDING]
+        if due:
+            transaction.on_commit(lambda: queue.deliveries_enqueue(due), robust=True)
+    for event in events:
+        logger.info("webhooks.event.recorded", extra={"event_id": event.public_id, "type": event.type})
+    return events
+
+
+def _deliverable(organization_id: int) -> bool:
+    """Webhooks need the Starter plan or above; on Free, deliveries are kept as skipped."""
+    plan = Organization.objects.filter(pk=organization_id).values_list("plan", flat=True).first()
+    return plan is not None and plan != Plan.FREE
