@@ -149,6 +149,8 @@ def _send_one(delivery: Delivery, body: bytes) -> Outcome:
             secrets=endpoints.live_secrets(delivery.endpoint),
         ),
     }
+    if delivery.event.is_test:
+        headers["edrv-test"] = "true"
     result = http.post(delivery.endpoint.url, body=body, headers=headers)
     return Outcome(delivery=delivery, result=result, attempted_at=started)
 

@@ -17,6 +17,8 @@ from webhooks.models import Delivery, DeliveryStatus, Endpoint
 
 logger = logging.getLogger(__name__)
 
+DISABLED_BY_USER = "Disabled by a user."
+
 
 def live_secrets(endpoint: Endpoint) -> list[str]:
     """The secrets that sign a delivery now: the current one, and a rotated-out one in its grace period."""
@@ -47,6 +49,31 @@ def endpoint_create(
         alert_emails=list(alert_emails),
         rate_limit=rate_limit,
     )
+
+
+def endpoint_update(*, endpoint: Endpoint, **changes: object) -> Endpoint:
+    """Change any of url, events, active, description, alert_emails, rate_limit (input already valid).
+
+    Switching `active` off is "disabled by you"; switching it on re-enables with a clean slate.
+    """
+    if "events" in changes:
+        changes["events"] = sorted(set(changes["events"]))  # type: ignore[call-overload]
+    active = changes.pop("active", None)
+    for name, value in changes.items():
+        setattr(endpoint, name, value)
+    if changes:
+        endpoint.save(update_fields=[*changes, "updated_at"])
+    if active is True and not endpoint.active:
+        endpoint_enable(endpoint=endpoint)
+    elif active is False and endpoint.active:
+        endpoint_disable(endpoint_id=endpoint.pk, reason=DISABLED_BY_USER)
+        endpoint.refresh_from_db()
+    return endpoint
+
+
+def endpoint_delete(*, endpoint: Endpoint) -> None:
+    """Delete an endpoint with its delivery history; the events themselves stay."""
+    endpoint.delete()
 
 
 def endpoint_rotate_secret(*, endpoint: Endpoint, secret: str | None = None) -> Endpoint:

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from edrv_project.db import new_object_id
 from organizations.models import Organization, Plan
 from webhooks import queue
 from webhooks.catalog import EVENT_TYPES
@@ -69,6 +70,7 @@ def events_record(
     with transaction.atomic():
         events = Event.objects.bulk_create(
             Event(
+                public_id=f"test_{new_object_id()}" if is_test else new_object_id(),
                 organization_id=organization_id,
                 type=name,
                 object=EVENT_TYPES[name].object,

@@ -117,3 +117,22 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.pk} ({self.status_code or self.error})"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a POST sent with an `Idempotency-Key`, replayed for repeats of it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="unique_idempotency_key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
