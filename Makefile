@@ -18,7 +18,7 @@ install: $(STAMP)
 # The product on the embedded defaults (SQLite, a folder as broker) unless DATABASE_URL /
 # REDIS_URL say otherwise: web on 127.0.0.1:8000, a Celery worker and beat. Ctrl-C stops all.
 run: export DEBUG ?= true
-run: export WEBHOOKS_ALLOWED_NETWORKS ?= 127.0.0.0/8
+run: export WEBHOOKS_ALLOWED_NETWORKS ?= 127.0.0.0/8,::1/128
 run: export WEBHOOKS_ALLOW_HTTP ?= true
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput

@@ -35,5 +35,5 @@ def api(organization: Organization, client_for: Callable[[Organization], APIClie
 @pytest.fixture(autouse=True)
 def _loopback_destinations(settings: Settings) -> None:
     """Receivers in tests live on 127.0.0.1 over plain HTTP, as under `make run`."""
-    settings.WEBHOOKS_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.WEBHOOKS_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
     settings.WEBHOOKS_ALLOW_HTTP = True
