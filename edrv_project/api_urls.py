@@ -1,6 +1,23 @@
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-# Routes answer with and without a trailing slash (eDRV documents them without).
-router = SimpleRouter(trailing_slash="/?")  # type: ignore[arg-type]
+from chargestations.api import ChargestationViewSet, ConnectorViewSet, LocationViewSet, RateViewSet
+from organizations.api import OrganizationView
+from sessions_app.api import DriverViewSet, SessionViewSet
 
-urlpatterns = router.urls
+# Routes answer with and without a trailing slash (eDRV documents them without). The constructor
+# only knows "/" or "" (SimpleRouter(trailing_slash="/?") silently means "/"); the attribute is
+# a regex fragment, so set it afterwards.
+router = SimpleRouter()
+router.trailing_slash = "/?"
+router.register("locations", LocationViewSet, basename="location")
+router.register("chargestations", ChargestationViewSet, basename="chargestation")
+router.register("connectors", ConnectorViewSet, basename="connector")
+router.register("rates", RateViewSet, basename="rate")
+router.register("users", DriverViewSet, basename="user")
+router.register("sessions", SessionViewSet, basename="session")
+
+urlpatterns = [
+    re_path(r"^organization/?$", OrganizationView.as_view(), name="organization"),
+    *router.urls,
+]

@@ -7,6 +7,7 @@ from django.db import models
 
 from edrv_project.db import new_object_id
 from organizations.models import Organization
+from webhooks.signing import secret_generate
 
 
 def new_endpoint_id() -> str:
@@ -19,7 +20,7 @@ class Endpoint(models.Model):
     url = models.URLField(max_length=2048)
     events = models.JSONField(default=list, help_text="Subscribed event type names.")
     description = models.CharField(max_length=500, blank=True)
-    secret = models.CharField(max_length=200, help_text="Signs every delivery.")
+    secret = models.CharField(max_length=200, default=secret_generate, help_text="Signs every delivery.")
     previous_secret = models.CharField(max_length=200, blank=True)
     previous_secret_expires_at = models.DateTimeField(
         null=True, blank=True, help_text="Until then the previous secret signs beside the new one."

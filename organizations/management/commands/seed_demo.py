@@ -1,0 +1,31 @@
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from organizations.management.demo import API_KEY_NAME, PASSWORD, USERNAME, demo_seed
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo organization, its login and a small network if missing (safe to re-run), "
+        "and print the login and a new API key."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        seed = demo_seed()
+        if seed.created:
+            summary = ", ".join(f"{count} {name}" for name, count in sorted(seed.created.items()))
+            self.stdout.write(f"Demo data created: {summary}.")
+        else:
+            self.stdout.write("Demo data already present: nothing to create.")
+        organization = seed.organization
+        self.stdout.write(
+            f"Organization: {organization.name} (id {organization.public_id}, plan {organization.plan})"
+        )
+        self.stdout.write(f"Dashboard: {settings.SITE_URL}/  login: {USERNAME} / {PASSWORD}")
+        self.stdout.write(
+            f'New API key "{API_KEY_NAME}", shown only this once '
+            f"(try: curl -H 'Authorization: Bearer <key>' {settings.SITE_URL}/api/v1/organization):"
+        )
+        self.stdout.write(seed.raw_key)

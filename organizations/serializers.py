@@ -1,0 +1,178 @@
+"""The API representation shared by every object, and the Organization's own.
+
+What these serializers output is also what webhooks carry as `data`, so `.data` must be
+plain JSON (no Decimal, no datetime objects) and must not need a request in the context.
+"""
+
+import re
+import zoneinfo
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from django.db import models
+from django.db.models import Model, QuerySet
+from rest_framework import serializers
+
+from organizations.models import Organization
+
+ISO_CURRENCY = re.compile(r"^[A-Z]{3}$")
+ISO_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+@cache
+def _timezone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_timezone(value: str) -> None:
+    if value not in _timezone_names():
+        raise serializers.ValidationError(f'"{value}" is not an IANA time zone name (e.g. "Europe/Berlin").')
+
+
+def validate_currency(value: str) -> None:
+    if not ISO_CURRENCY.match(value):
+        raise serializers.ValidationError(f'"{value}" is not an ISO 4217 currency code (e.g. "EUR").')
+
+
+class ApiDateTimeField(serializers.DateTimeField):
+    """eDRV's timestamps: UTC, milliseconds, `Z` (2021-10-04T08:34:10.863Z)."""
+
+    def to_representation(self, value: datetime | None) -> str | None:  # type: ignore[override]
+        if value is None:
+            return None
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class NumberField(serializers.DecimalField):
+    """A decimal that is a JSON number on the way out, so that `.data` is plain JSON."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("coerce_to_string", False)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Decimal | None) -> float | None:  # type: ignore[override]
+        return None if value is None else float(value)
+
+
+class JsonObjectField(serializers.DictField):
+    """A JSON object (meta_data, opening_hours, metrics...): a list or a string is a 400."""
+
+
+class OrganizationScopedField(serializers.SlugRelatedField):
+    """Another object referenced by its `_id`, looked up only in the caller's organization.
+
+    An id of another organization reads as "not found", exactly like an id that does not exist.
+    The organization comes from the serializer context (`context["organization"]`).
+    """
+
+    default_error_messages = {
+        "does_not_exist": 'Not found: no {noun} with _id "{value}".',
+        "invalid": "Invalid value: expected an _id string.",
+    }
+
+    def __init__(
+        self,
+        *,
+        queryset: QuerySet[Any],
+        organization_path: str = "organization",
+        noun: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.scoped_queryset = queryset
+        self.organization_path = organization_path
+        self.noun = noun or queryset.model._meta.model_name
+        super().__init__(slug_field="public_id", queryset=queryset, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        organization = self.context.get("organization")
+        if organization is None:
+            raise AssertionError("Writing a reference needs `organization` in the serializer context.")
+        return self.scoped_queryset.filter(**{self.organization_path: organization})
+
+    def to_internal_value(self, data: Any) -> Model:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        found = self.get_queryset().filter(public_id=data).first()
+        if found is None:
+            self.fail("does_not_exist", noun=self.noun, value=data)
+        return found
+
+
+class AddressSerializer(serializers.Serializer):
+    """eDRV's address object; only the keys that were given are stored and shown."""
+
+    streetAndNumber = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    postalCode = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    state = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    country = serializers.RegexField(
+        ISO_COUNTRY,
+        required=False,
+        error_messages={"invalid": "Use an ISO 3166-1 alpha-2 code in capitals (e.g. NL)."},
+    )
+
+
+class ApiModelSerializer(serializers.ModelSerializer):
+    """eDRV's conventions for every model serializer.
+
+    Decimals are JSON numbers, datetimes are eDRV's format, JSON fields are objects, and an
+    unknown enum value is answered with the list of valid ones.
+    """
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DecimalField: NumberField,
+        models.DateTimeField: ApiDateTimeField,
+        models.JSONField: JsonObjectField,
+    }
+
+    def build_standard_field(self, field_name: str, model_field: models.Field) -> tuple[type, dict[str, Any]]:
+        field_class, field_kwargs = super().build_standard_field(field_name, model_field)
+        if issubclass(field_class, JsonObjectField):
+            field_kwargs.pop("encoder", None)
+            field_kwargs.pop("decoder", None)
+        if "choices" in field_kwargs:
+            valid = ", ".join(str(value) for value in dict(field_kwargs["choices"]))
+            field_kwargs["error_messages"] = {
+                **field_kwargs.get("error_messages", {}),
+                "invalid_choice": f'"{{input}}" is not a valid choice. Valid choices: {valid}.',
+            }
+        return field_class, field_kwargs
+
+
+class PublicModelSerializer(ApiModelSerializer):
+    # An object of the API: its `_id` (the public id, never the database key) and timestamps.
+    # (A comment, not a docstring: the schema would show it as every subclass's description.)
+
+    _id = serializers.CharField(source="public_id", read_only=True, label="_id", help_text="The object's id.")
+    createdAt = ApiDateTimeField(source="created_at", read_only=True)
+    updatedAt = ApiDateTimeField(source="updated_at", read_only=True)
+
+
+class OrganizationSerializer(PublicModelSerializer):
+    """The organization an API key belongs to. Its plan is read-only."""
+
+    address = AddressSerializer(required=False)
+
+    class Meta:
+        model = Organization
+        fields = [
+            "_id",
+            "name",
+            "email",
+            "plan",
+            "currency",
+            "timezone",
+            "address",
+            "meta_data",
+            "createdAt",
+            "updatedAt",
+        ]
+        # The plan is changed by the platform's operators (billing), never by the customer.
+        read_only_fields = ["plan"]
+        extra_kwargs = {
+            "currency": {"validators": [validate_currency]},
+            "timezone": {"validators": [validate_timezone]},
+        }

@@ -1,0 +1,93 @@
+"""`/api/v1/users` (drivers) and `/api/v1/sessions`: parse, call a selector or a service."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema, extend_schema_view
+
+from organizations.api import OrganizationScopedViewSet
+from sessions_app import selectors, services
+from sessions_app.models import Driver, Session, SessionStatus
+from sessions_app.serializers import DriverSerializer, SessionSerializer
+
+
+class DriverFilter(filters.FilterSet):
+    email = filters.CharFilter(lookup_expr="iexact")
+    token = filters.CharFilter(field_name="id_tags__token", help_text="Drivers holding this id tag.")
+
+    class Meta:
+        model = Driver
+        fields = ["active", "email", "token"]
+
+
+class SessionFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=SessionStatus.choices)
+    user = filters.CharFilter(field_name="driver__public_id", help_text="A user's _id.")
+    chargestation = filters.CharFilter(
+        field_name="chargestation__public_id", help_text="A chargestation's _id."
+    )
+    connector = filters.CharFilter(field_name="connector__public_id", help_text="A connector's _id.")
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Session
+        fields = ["status", "user", "chargestation", "connector", "id_tag"]
+
+
+@extend_schema(tags=["users"])
+@extend_schema_view(
+    create=extend_schema(description="`id_tags`: tokens unique in the organization."),
+    update=extend_schema(description="`id_tags`, when given, replace the user's whole set."),
+    partial_update=extend_schema(description="`id_tags`, when given, replace the user's whole set."),
+)
+class DriverViewSet(OrganizationScopedViewSet):
+    """eDRV's "users": the drivers who charge."""
+
+    queryset = Driver.objects.none()
+    serializer_class = DriverSerializer
+    filterset_class = DriverFilter
+    ordering_fields = {
+        "createdAt": "created_at",
+        "updatedAt": "updated_at",
+        "last_name": "last_name",
+        "email": "email",
+    }
+
+    def get_queryset(self) -> QuerySet[Driver]:
+        return selectors.driver_list(organization=self.organization)
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.instance = services.driver_create(
+            organization=self.organization, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer: Any) -> None:
+        services.driver_update(driver=serializer.instance, data=serializer.validated_data)
+
+    def perform_destroy(self, instance: Driver) -> None:
+        services.driver_delete(driver=instance)
+
+
+@extend_schema(tags=["sessions"])
+class SessionViewSet(OrganizationScopedViewSet):
+    """Charging sessions. Status, metering and cost are written by the charger gateway."""
+
+    queryset = Session.objects.none()
+    serializer_class = SessionSerializer
+    filterset_class = SessionFilter
+
+    def get_queryset(self) -> QuerySet[Session]:
+        return selectors.session_list(organization=self.organization)
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.instance = services.session_create(
+            organization=self.organization, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer: Any) -> None:
+        services.session_update(session=serializer.instance, data=serializer.validated_data)
+
+    def perform_destroy(self, instance: Session) -> None:
+        services.session_delete(session=instance)

@@ -1,0 +1,103 @@
+"""The API representation of drivers ("users") and sessions (also the `data` of their webhooks)."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from chargestations.models import Chargestation, Connector, Rate
+from chargestations.serializers import NestedListSerializer
+from organizations.serializers import (
+    ApiModelSerializer,
+    NumberField,
+    OrganizationScopedField,
+    PublicModelSerializer,
+)
+from sessions_app.models import Driver, IdTag, Session
+
+
+class IdTagSerializer(ApiModelSerializer):
+    """An RFID card or virtual token (the OCPP idTag); unique in the organization."""
+
+    class Meta:
+        model = IdTag
+        fields = ["token", "type", "active"]
+        list_serializer_class = NestedListSerializer
+
+
+class DriverSerializer(PublicModelSerializer):
+    """eDRV calls drivers "users": `/api/v1/users`, `user.*` events."""
+
+    id_tags = IdTagSerializer(many=True, required=False)
+
+    class Meta:
+        model = Driver
+        fields = [
+            "_id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "active",
+            "id_tags",
+            "meta_data",
+            "createdAt",
+            "updatedAt",
+        ]
+
+    def validate_id_tags(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        seen: set[str] = set()
+        for tag in value:
+            if tag["token"] in seen:
+                raise serializers.ValidationError(f'Token "{tag["token"]}" is listed twice.')
+            seen.add(tag["token"])
+        return value
+
+
+class CostSerializer(serializers.Serializer):
+    """What the session costs so far, computed by the platform."""
+
+    amount = NumberField(source="cost_amount", max_digits=12, decimal_places=2, read_only=True)
+    currency = serializers.CharField(read_only=True)
+
+
+class SessionSerializer(PublicModelSerializer):
+    """A charging session. Status, metering and cost come from the charger, read-only here."""
+
+    user = OrganizationScopedField(
+        source="driver", queryset=Driver.objects.all(), noun="user", required=False, allow_null=True
+    )
+    chargestation = OrganizationScopedField(queryset=Chargestation.objects.all())
+    connector = OrganizationScopedField(
+        queryset=Connector.objects.all(),
+        organization_path="chargestation__organization",
+        required=False,
+        allow_null=True,
+    )
+    rate = OrganizationScopedField(queryset=Rate.objects.all(), required=False, allow_null=True)
+    cost = CostSerializer(source="*", read_only=True)
+
+    class Meta:
+        model = Session
+        fields = [
+            "_id",
+            "user",
+            "chargestation",
+            "connector",
+            "rate",
+            "status",
+            "failure_reason",
+            "stop_failure_reason",
+            "transaction_id",
+            "id_tag",
+            "metrics",
+            "energy_report",
+            "cost",
+            "ev_charged_at",
+            "meta_data",
+            "createdAt",
+            "updatedAt",
+        ]
+        # The charger gateway writes what the charger reports: status, metering, cost.
+        read_only_fields = ["status", "transaction_id", "metrics", "energy_report"]
+        # One OCPP transaction id per station is the gateway's concern, not the API's.
+        validators: list[Any] = []

@@ -1,0 +1,170 @@
+"""Writes to drivers ("users") and charging sessions.
+
+Like the network's services: `save()` / `delete()` on instances inside `transaction.atomic`, so
+that the webhooks pipeline sees every change in the same transaction.
+"""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from chargestations.models import Chargestation, Connector, Rate
+from chargestations.services import model_assign, model_save_unique, organization_match_check
+from organizations.models import Organization
+from sessions_app.models import Driver, IdTag, Session
+
+DRIVER_FIELDS = ("first_name", "last_name", "email", "phone", "active", "meta_data")
+ID_TAG_FIELDS = ("type", "active")
+SESSION_FIELDS = (
+    "driver",
+    "chargestation",
+    "connector",
+    "rate",
+    "id_tag",
+    "failure_reason",
+    "stop_failure_reason",
+    "ev_charged_at",
+    "meta_data",
+)
+
+
+@transaction.atomic
+def driver_create(
+    *,
+    organization: Organization,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    phone: str = "",
+    active: bool = True,
+    meta_data: dict[str, Any] | None = None,
+    id_tags: Sequence[Mapping[str, Any]] = (),
+) -> Driver:
+    driver = Driver(
+        organization=organization,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        phone=phone,
+        active=active,
+        meta_data=meta_data or {},
+    )
+    driver.save()
+    _id_tags_replace(driver=driver, tags=id_tags)
+    return driver
+
+
+@transaction.atomic
+def driver_update(*, driver: Driver, data: Mapping[str, Any]) -> Driver:
+    if model_assign(instance=driver, data=data, fields=DRIVER_FIELDS):
+        driver.save()
+    if "id_tags" in data:
+        _id_tags_replace(driver=driver, tags=data["id_tags"])
+    return driver
+
+
+@transaction.atomic
+def driver_delete(*, driver: Driver) -> None:
+    """Its tokens go with it; its sessions stay, without a user."""
+    driver.delete()
+
+
+def _token_taken(token: str) -> str:
+    return f'Token "{token}" is already in use in this organization.'
+
+
+def _id_tags_replace(*, driver: Driver, tags: Sequence[Mapping[str, Any]]) -> None:
+    """Make the driver's tokens exactly `tags`, touching only what differs.
+
+    Tokens are unique in the organization: one held by another driver is a 400 that names it.
+    Tags refer to the driver by id, so that each tag's event reads the driver afresh.
+    """
+    wanted = {tag["token"]: tag for tag in tags}
+    taken = (
+        IdTag.objects.filter(organization_id=driver.organization_id, token__in=wanted)
+        .exclude(driver_id=driver.pk)
+        .values_list("token", flat=True)
+    )
+    if taken:
+        raise ValidationError({"id_tags": [_token_taken(token) for token in sorted(taken)]})
+    existing = {tag.token: tag for tag in IdTag.objects.filter(driver_id=driver.pk)}
+    for token, tag in existing.items():
+        if token not in wanted:
+            tag.delete()
+    for token, values in wanted.items():
+        tag = existing.get(token) or IdTag(
+            organization_id=driver.organization_id, driver_id=driver.pk, token=token
+        )
+        if model_assign(instance=tag, data=values, fields=ID_TAG_FIELDS) or tag.pk is None:
+            model_save_unique(instance=tag, field="id_tags", message=_token_taken(token))
+    # The instance may carry the tokens a selector prefetched: they are stale now.
+    driver._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+
+
+def _session_check(session: Session) -> None:
+    for field, related in (
+        ("chargestation", session.chargestation),
+        ("user", session.driver),
+        ("rate", session.rate),
+    ):
+        organization_match_check(organization_id=session.organization_id, related=related, field=field)
+    if session.connector is not None and session.connector.chargestation_id != session.chargestation_id:
+        raise ValidationError(
+            {
+                "connector": f"Connector {session.connector.public_id} does not belong to "
+                f"chargestation {session.chargestation.public_id}."
+            }
+        )
+
+
+@transaction.atomic
+def session_create(
+    *,
+    organization: Organization,
+    chargestation: Chargestation,
+    driver: Driver | None = None,
+    connector: Connector | None = None,
+    rate: Rate | None = None,
+    id_tag: str = "",
+    failure_reason: str = "",
+    stop_failure_reason: str = "",
+    ev_charged_at: datetime | None = None,
+    meta_data: dict[str, Any] | None = None,
+) -> Session:
+    """A session is billed in its rate's currency, or the organization's when it has no rate."""
+    session = Session(
+        organization=organization,
+        chargestation=chargestation,
+        driver=driver,
+        connector=connector,
+        rate=rate,
+        currency=rate.currency if rate is not None else organization.currency,
+        id_tag=id_tag,
+        failure_reason=failure_reason,
+        stop_failure_reason=stop_failure_reason,
+        ev_charged_at=ev_charged_at,
+        meta_data=meta_data or {},
+    )
+    _session_check(session)
+    session.save()
+    return session
+
+
+@transaction.atomic
+def session_update(*, session: Session, data: Mapping[str, Any]) -> Session:
+    rate_before = session.rate_id
+    if not model_assign(instance=session, data=data, fields=SESSION_FIELDS):
+        return session
+    if session.rate is not None and session.rate_id != rate_before:
+        session.currency = session.rate.currency
+    _session_check(session)
+    session.save()
+    return session
+
+
+@transaction.atomic
+def session_delete(*, session: Session) -> None:
+    session.delete()

@@ -1,0 +1,101 @@
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from organizations.models import ApiKey, Organization
+from organizations.services import api_key_create, api_key_revoke
+from organizations.throttling import ApiKeyRateThrottle
+
+pytestmark = pytest.mark.django_db
+
+ROUTES = [
+    "/api/v1/organization",
+    "/api/v1/locations",
+    "/api/v1/chargestations",
+    "/api/v1/connectors",
+    "/api/v1/rates",
+    "/api/v1/users",
+    "/api/v1/sessions",
+]
+
+
+def client_with(header: str | None) -> Client:
+    client = Client()
+    if header is not None:
+        client.defaults["HTTP_AUTHORIZATION"] = header
+    return client
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_no_key_is_a_401_that_says_how_to_authenticate(route: str) -> None:
+    response = client_with(None).get(route)
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+@pytest.mark.parametrize(
+    ("header", "detail"),
+    [
+        ("Bearer", "Malformed Authorization header: use 'Bearer <API key>'."),
+        ("Bearer two parts", "Malformed Authorization header: use 'Bearer <API key>'."),
+        ("Bearer edrv_00000000_not-a-real-key", "Invalid API key."),
+    ],
+)
+def test_a_malformed_or_unknown_key_is_a_401(header: str, detail: str) -> None:
+    response = client_with(header).get("/api/v1/locations")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": detail}
+
+
+def test_another_scheme_is_a_401(organization: Organization) -> None:
+    _, raw_key = api_key_create(organization=organization)
+
+    response = client_with(f"Token {raw_key}").get("/api/v1/locations")
+
+    assert response.status_code == 401
+
+
+def test_a_revoked_key_is_a_401(organization: Organization) -> None:
+    api_key, raw_key = api_key_create(organization=organization)
+    api_key_revoke(api_key=api_key)
+
+    response = client_with(f"Bearer {raw_key}").post(
+        "/api/v1/locations", {"name": "X"}, content_type="application/json"
+    )
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "This API key has been revoked."}
+    assert not organization.locations.exists()
+
+
+def test_a_valid_key_records_its_use(organization: Organization) -> None:
+    api_key, raw_key = api_key_create(organization=organization)
+
+    response = client_with(f"Bearer {raw_key}").get("/api/v1/locations")
+
+    assert response.status_code == 200
+    assert ApiKey.objects.get(pk=api_key.pk).last_used_at is not None
+
+
+def test_requests_over_the_rate_are_a_429_per_key(
+    monkeypatch: pytest.MonkeyPatch,
+    organization: Organization,
+    client_for: Callable[[Organization], APIClient],
+) -> None:
+    # The throttle reads its rates once, at import; the test lowers the configured rate there.
+    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "3/min"})
+    busy = client_for(organization)
+    quiet = client_for(organization)
+
+    statuses = [busy.get("/api/v1/locations").status_code for _ in range(4)]
+
+    assert statuses == [200, 200, 200, 429]
+    response = busy.get("/api/v1/locations")
+    assert response.json()["detail"].startswith("Request was throttled.")
+    assert int(response["Retry-After"]) > 0
+    assert quiet.get("/api/v1/locations").status_code == 200
