@@ -7,17 +7,18 @@ nothing, and a broker that is down at commit time only delays delivery (the swee
 """
 
 import logging
+import threading
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
 from edrv_project.db import new_object_id
 from organizations.models import Organization, Plan
 from webhooks import queue
-from webhooks.catalog import EVENT_TYPES
+from webhooks.catalog import EVENT_TYPES, Envelope
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 from webhooks.payloads import event_data
 from webhooks.triggers import events_raised, source_for, subject_of
@@ -43,14 +44,55 @@ def change_record(*, instance: Model, created: bool = False, deleted: bool = Fal
         return []
     subject = subject_of(source, instance)
     snapshots: dict[str, Any] = {}
-    return events_record(
+    items = [
+        (name, event_data(type_name=name, subject=subject, changed=instance, snapshots=snapshots))
+        for name in names
+    ]
+    if source.subject and _open_event_refresh(subject, items):
+        return []
+    events = events_record(
         organization_id=subject.organization_id,  # type: ignore[attr-defined]
-        items=[
-            (name, event_data(type_name=name, subject=subject, changed=instance, snapshots=snapshots))
-            for name in names
-        ],
+        items=items,
         ordering_key=_ordering_key(subject),
     )
+    _open_event_remember(subject, events)
+    return events
+
+
+# Writing a rate with its price components (a driver with its tokens) in one atomic block is one
+# change: the parts' saves refresh the `created`/`updated` event the whole raised in that same
+# block, instead of adding an `updated` event per part.
+_open_events = threading.local()
+_Opened = tuple[tuple[str, ...], int, str]  # atomic block (savepoint ids), event pk, event public id
+
+
+def _open_registry() -> dict[tuple[str, Any], _Opened]:
+    if not hasattr(_open_events, "registry"):
+        _open_events.registry = {}
+    return _open_events.registry
+
+
+def _open_event_remember(subject: Model, events: list[Event]) -> None:
+    if not connection.in_atomic_block:
+        return
+    for event in events:
+        kind = event.type.rsplit(".", 1)[-1]
+        if kind in ("created", "updated") and EVENT_TYPES[event.type].envelope is Envelope.EDRV:
+            block = tuple(connection.savepoint_ids)
+            _open_registry()[(subject._meta.label, subject.pk)] = (block, event.pk, event.public_id)
+            transaction.on_commit(_open_registry().clear)
+
+
+def _open_event_refresh(subject: Model, items: list[tuple[str, Any]]) -> bool:
+    """True when a part's one `updated` event went into the event its whole raised in this block."""
+    opened = _open_registry().get((subject._meta.label, subject.pk))
+    if opened is None or len(items) != 1 or not items[0][0].endswith(".updated"):
+        return False
+    block, pk, public_id = opened
+    if not connection.in_atomic_block or block != tuple(connection.savepoint_ids):
+        return False
+    # The public id guards against a rolled-back event whose row id was reused since.
+    return Event.objects.filter(pk=pk, public_id=public_id).update(data=items[0][1]) == 1
 
 
 def events_record(

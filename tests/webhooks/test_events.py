@@ -27,9 +27,10 @@ pytestmark = pytest.mark.django_db
 
 
 def raised(change: Callable[[], Any]) -> list[str]:
-    """The event types `change` recorded, in order."""
+    """The event types `change`, a transaction of its own, recorded, in order."""
     last = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    change()
+    with transaction.atomic():
+        change()
     return list(Event.objects.filter(id__gt=last).order_by("id").values_list("type", flat=True))
 
 
@@ -285,4 +286,30 @@ def test_delivery_is_queued_only_after_commit(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         raised(save(station, active=False))
 
-    assert len(callbacks) == 1
+    assert [c.__qualname__ for c in callbacks if "events_record" in c.__qualname__] == [
+        "events_record.<locals>.<lambda>"
+    ]
+
+
+def test_a_rate_written_with_its_price_components_is_one_event(organization: Organization) -> None:
+    def write_rate_with_components() -> None:
+        rate = RateFactory.create(organization=organization)
+        PriceComponentFactory.create(rate=rate, type="ENERGY")
+        PriceComponentFactory.create(rate=rate, type="TIME")
+
+    assert raised(write_rate_with_components) == ["rate.created"]
+    data = Event.objects.get(type="rate.created").data
+    assert sorted(c["type"] for c in data["price_components"]) == ["ENERGY", "TIME"]
+
+
+def test_creating_a_rate_through_the_api_raises_one_complete_event(api: Any) -> None:
+    response = api.post(
+        "/api/v1/rates",
+        {"name": "Day", "price_components": [{"type": "ENERGY", "price": 0.3}, {"type": "FLAT", "price": 1}]},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.json()
+    [event] = Event.objects.all()
+    assert event.type == "rate.created"
+    assert event.data == response.json()
