@@ -137,6 +137,15 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "UTC"
 
+# The cache holds API throttling counters: shared by every web process when Redis is there.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["organizations.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["organizations.permissions.HasOrganization"],
@@ -155,6 +164,7 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "eDRV Webhooks API",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
     "DESCRIPTION": "Manage the charging network and the webhooks that stream its events.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -21,8 +21,7 @@ from rest_framework.serializers import as_serializer_error
 
 from organizations.models import ApiKey, Organization
 from organizations.serializers import OrganizationSerializer
-
-ORGANIZATION_FIELDS = ("name", "email", "currency", "timezone", "address", "meta_data")
+from organizations.services import organization_update
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -119,17 +118,6 @@ class OrganizationScopedViewSet(ApiErrorsMixin, viewsets.ModelViewSet):
 
 
 @transaction.atomic
-def organization_update(*, organization: Organization, data: Mapping[str, Any]) -> Organization:
-    changed = False
-    for name in ORGANIZATION_FIELDS:
-        if name in data and getattr(organization, name) != data[name]:
-            setattr(organization, name, data[name])
-            changed = True
-    if changed:
-        organization.save()
-    return organization
-
-
 class OrganizationView(ApiErrorsMixin, GenericAPIView):
     """The organization the API key belongs to."""
 

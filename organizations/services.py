@@ -1,5 +1,7 @@
 import hashlib
 import secrets
+from collections.abc import Mapping
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -8,6 +10,7 @@ from django.utils import timezone
 from organizations.models import ApiKey, Membership, Organization, Role
 
 KEY_PREFIX = "edrv_"
+ORGANIZATION_FIELDS = ("name", "email", "currency", "timezone", "address", "meta_data")
 
 
 def api_key_hash(raw_key: str) -> str:
@@ -54,3 +57,15 @@ def organization_create(
         Membership.objects.create(user=user, organization=organization, role=Role.ADMIN)
     _, raw_key = api_key_create(organization=organization)
     return organization, raw_key
+
+
+def organization_update(*, organization: Organization, data: Mapping[str, Any]) -> Organization:
+    """Change the given details; `plan` is not among them (an operator decision)."""
+    changed = False
+    for name in ORGANIZATION_FIELDS:
+        if name in data and getattr(organization, name) != data[name]:
+            setattr(organization, name, data[name])
+            changed = True
+    if changed:
+        organization.save()
+    return organization

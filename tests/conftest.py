@@ -1,6 +1,7 @@
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
+from django.core.cache import cache
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
@@ -37,3 +38,12 @@ def _loopback_destinations(settings: Settings) -> None:
     """Receivers in tests live on 127.0.0.1 over plain HTTP, as under `make run`."""
     settings.WEBHOOKS_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
     settings.WEBHOOKS_ALLOW_HTTP = True
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    # Throttle counters live in the cache keyed by API key id, and SQLite reuses ids after a
+    # rolled-back test: a previous test's requests must not count against this one.
+    cache.clear()
+    yield
+    cache.clear()

@@ -1,20 +1,10 @@
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from organizations.models import Organization
 from tests.factories import OrganizationFactory
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_history() -> Iterator[None]:
-    # Throttle counters live in the cache, keyed by API key id; SQLite reuses ids after a
-    # rolled-back test, so a previous test's requests would count against this one.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

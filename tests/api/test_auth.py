@@ -2,11 +2,11 @@ from collections.abc import Callable
 
 import pytest
 from django.test import Client
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from organizations.models import ApiKey, Organization
 from organizations.services import api_key_create, api_key_revoke
-from organizations.throttling import ApiKeyRateThrottle
 
 pytestmark = pytest.mark.django_db
 
@@ -83,12 +83,11 @@ def test_a_valid_key_records_its_use(organization: Organization) -> None:
 
 
 def test_requests_over_the_rate_are_a_429_per_key(
-    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
     organization: Organization,
     client_for: Callable[[Organization], APIClient],
 ) -> None:
-    # The throttle reads its rates once, at import; the test lowers the configured rate there.
-    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "3/min"})
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "3/min"}}
     busy = client_for(organization)
     quiet = client_for(organization)
 
