@@ -5,7 +5,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import ProtectedError, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -117,7 +116,6 @@ class OrganizationScopedViewSet(ApiErrorsMixin, viewsets.ModelViewSet):
         return {**super().get_serializer_context(), "organization": self.organization}
 
 
-@transaction.atomic
 class OrganizationView(ApiErrorsMixin, GenericAPIView):
     """The organization the API key belongs to."""
 

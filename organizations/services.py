@@ -59,6 +59,7 @@ def organization_create(
     return organization, raw_key
 
 
+@transaction.atomic
 def organization_update(*, organization: Organization, data: Mapping[str, Any]) -> Organization:
     """Change the given details; `plan` is not among them (an operator decision)."""
     changed = False
