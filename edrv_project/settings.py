@@ -120,6 +120,7 @@ if not REDIS_URL:
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir),
         "control_folder": str(_broker_dir / "control"),
+        "polling_interval": env.float("CELERY_FILESYSTEM_POLLING_INTERVAL", default=0.2),
         "store_processed": False,
     }
 else:
@@ -134,7 +135,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must never hang a request when the broker is down: the sweeper covers it.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_BROKER_CONNECTION_MAX_RETRIES = 0
+# Workers and beat wait for a broker that went away; publishing still gives up after the timeout.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "UTC"
