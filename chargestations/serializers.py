@@ -190,6 +190,9 @@ class RateSerializer(PublicModelSerializer):
     def validate_price_components(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         seen: set[str] = set()
         for component in value:
+            # A PATCH is partial for the rate, never for its components: each replaces one whole.
+            if "type" not in component or "price" not in component:
+                raise serializers.ValidationError("Each price component needs a type and a price.")
             if component["type"] in seen:
                 raise serializers.ValidationError(
                     f"Duplicate price component type {component['type']}: "

@@ -151,10 +151,12 @@ CHANNEL_LAYERS = {
 }
 
 # The cache holds API throttling counters: shared by every web process when Redis is there.
+# Give it a Redis database of its own: clearing a cache flushes its whole database.
+CACHE_REDIS_URL = env.str("CACHE_REDIS_URL", default=REDIS_URL)
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-        if REDIS_URL
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_REDIS_URL}
+        if CACHE_REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
@@ -178,6 +180,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "eDRV Webhooks API",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {"DeliveryStatusEnum": "webhooks.models.DeliveryStatus"},
     "DESCRIPTION": "Manage the charging network and the webhooks that stream its events.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -47,6 +47,9 @@ class DriverSerializer(PublicModelSerializer):
     def validate_id_tags(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         seen: set[str] = set()
         for tag in value:
+            # A PATCH is partial for the user, never for its tags: each replaces one whole.
+            if "token" not in tag:
+                raise serializers.ValidationError("Each id tag needs a token.")
             if tag["token"] in seen:
                 raise serializers.ValidationError(f'Token "{tag["token"]}" is listed twice.')
             seen.add(tag["token"])

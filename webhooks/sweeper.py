@@ -12,13 +12,14 @@ from django.utils import timezone
 
 from webhooks import queue
 from webhooks.delivery import claimable
-from webhooks.models import Attempt, Event
+from webhooks.models import Attempt, Event, IdempotencyRecord
 
 logger = logging.getLogger(__name__)
 
 # A delivery committed a moment ago is normally already on its way: leave it to its own task.
 GRACE = timedelta(seconds=2)
 PURGE_CHUNK = 1000
+IDEMPOTENCY_TTL = timedelta(hours=24)
 
 
 def deliveries_sweep(*, limit: int = 10_000) -> int:
@@ -41,11 +42,13 @@ def outbox_purge() -> int:
     """Delete events (with their deliveries) and attempts older than the retention period."""
     cutoff = timezone.now() - timedelta(days=settings.WEBHOOKS_RETENTION_DAYS)
     purged = 0
-    for model in (Attempt, Event):
+    # Idempotency records replay answers that may hold a secret: they go after a day.
+    cutoffs = [(Attempt, cutoff), (Event, cutoff), (IdempotencyRecord, timezone.now() - IDEMPOTENCY_TTL)]
+    for model, before in cutoffs:
         while ids := list(
-            model.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[:PURGE_CHUNK]
+            model._default_manager.filter(created_at__lt=before).values_list("id", flat=True)[:PURGE_CHUNK]
         ):
-            purged += model.objects.filter(id__in=ids).delete()[0]
+            purged += model._default_manager.filter(id__in=ids).delete()[0]
     if purged:
         logger.info("webhooks.purge.done", extra={"rows": purged})
     return purged

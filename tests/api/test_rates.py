@@ -142,3 +142,12 @@ def test_list_filters_on_active(api: APIClient, organization: Organization) -> N
     body = api.get("/api/v1/rates?active=true").json()
 
     assert [item["_id"] for item in body["results"]] == [active.public_id]
+
+
+def test_a_patch_with_an_incomplete_price_component_is_a_400(api: APIClient) -> None:
+    rate = api.post("/api/v1/rates", {"name": "Day"}, format="json").json()
+
+    response = api.patch(f"/api/v1/rates/{rate['_id']}", {"price_components": [{"price": 1}]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"price_components": ["Each price component needs a type and a price."]}

@@ -122,3 +122,12 @@ def test_list_filters_and_delete(api: APIClient, organization: Organization) -> 
     session.refresh_from_db()
     assert session.driver is None
     assert not IdTag.objects.filter(token="FIND-ME").exists()
+
+
+def test_a_patch_with_an_id_tag_without_token_is_a_400(api: APIClient) -> None:
+    user = api.post("/api/v1/users", {"first_name": "Ada"}, format="json").json()
+
+    response = api.patch(f"/api/v1/users/{user['_id']}", {"id_tags": [{"type": "RFID"}]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"id_tags": ["Each id tag needs a token."]}
