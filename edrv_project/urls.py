@@ -11,4 +11,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("webhooks.urls")),
     path("api/v1/", include("edrv_project.api_urls")),
+    path("", include("edrv_project.dashboard_urls")),
 ]

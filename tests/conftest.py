@@ -41,6 +41,12 @@ def _loopback_destinations(settings: Settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_passwords(settings: Settings) -> None:
+    """Logins in tests need no costly key stretching."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
     # Throttle counters live in the cache keyed by API key id, and SQLite reuses ids after a
     # rolled-back test: a previous test's requests must not count against this one.

@@ -1,0 +1,49 @@
+"""The dashboard's pages (Django templates, session login), included at the site's root.
+
+An endpoint's page is /developers/webhooks/<id>/; alert emails link to it without the trailing
+slash (webhooks.alerts), which CommonMiddleware's APPEND_SLASH redirects.
+"""
+
+from django.contrib.auth.views import LogoutView
+from django.urls import path, re_path
+
+from chargestations.views import ChargestationListView, LocationListView
+from organizations.views import ApiKeyRevokeView, ApiKeysView, DashboardLoginView, OverviewView
+from sessions_app.views import SessionListView
+from webhooks import views as webhooks
+
+ENDPOINT = r"^developers/webhooks/(?P<wh_id>wh_[0-9A-Za-z]+)/"
+ENDPOINT_ACTIONS = {
+    "rotate-secret": webhooks.EndpointRotateSecretView,
+    "send-test": webhooks.EndpointSendTestView,
+    "disable": webhooks.EndpointDisableView,
+    "enable": webhooks.EndpointEnableView,
+    "delete": webhooks.EndpointDeleteView,
+    "recover": webhooks.EndpointRecoverView,
+}
+
+urlpatterns = [
+    path("", OverviewView.as_view(), name="overview"),
+    path("login/", DashboardLoginView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("locations/", LocationListView.as_view(), name="locations"),
+    path("chargestations/", ChargestationListView.as_view(), name="chargestations"),
+    path("sessions/", SessionListView.as_view(), name="sessions"),
+    path("developers/api-keys/", ApiKeysView.as_view(), name="api-keys"),
+    path("developers/api-keys/<int:key_id>/revoke", ApiKeyRevokeView.as_view(), name="api-key-revoke"),
+    # Names start with "dashboard-": the API's router already names "webhook-list" and the like.
+    path("developers/webhooks/", webhooks.EndpointListView.as_view(), name="dashboard-webhooks"),
+    path("developers/webhooks/new", webhooks.EndpointCreateView.as_view(), name="dashboard-webhook-new"),
+    re_path(ENDPOINT + "$", webhooks.EndpointDetailView.as_view(), name="dashboard-webhook"),
+    re_path(ENDPOINT + "edit$", webhooks.EndpointEditView.as_view(), name="dashboard-webhook-edit"),
+    re_path(ENDPOINT + "secret$", webhooks.EndpointSecretView.as_view(), name="dashboard-webhook-secret"),
+    *(
+        re_path(ENDPOINT + f"{action}$", view.as_view(), name=f"dashboard-webhook-{action}")
+        for action, view in ENDPOINT_ACTIONS.items()
+    ),
+    re_path(
+        ENDPOINT + r"deliveries/(?P<delivery_id>[0-9]{1,18})/resend$",
+        webhooks.DeliveryResendView.as_view(),
+        name="dashboard-webhook-resend",
+    ),
+]

@@ -1,0 +1,186 @@
+"""The dashboard's webhook forms: they validate as the API does (same SSRF guard, same catalog)."""
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
+from django.utils import timezone
+
+from webhooks import http
+from webhooks.catalog import EVENT_TYPES, SUBSCRIBABLE, Category, EventType
+from webhooks.models import DeliveryStatus, Endpoint
+from webhooks.serializers import MAX_ALERT_EMAILS
+
+_ADDRESS_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+@dataclass(frozen=True)
+class EventChoice:
+    type: EventType
+    checked: bool
+
+    @property
+    def disabled(self) -> bool:
+        return not self.type.subscribable
+
+
+@dataclass(frozen=True)
+class EventGroup:
+    category: Category
+    slug: str
+    choices: list[EventChoice]
+
+    @property
+    def selectable(self) -> bool:
+        return any(not choice.disabled for choice in self.choices)
+
+
+def _grouped(selected: set[str]) -> list[EventGroup]:
+    groups = []
+    for category in Category:
+        types = [t for t in EVENT_TYPES.values() if t.category is category]
+        if types:
+            slug = re.sub(r"[^a-z]+", "-", category.value.lower()).strip("-")
+            groups.append(EventGroup(category, slug, [EventChoice(t, t.name in selected) for t in types]))
+    return groups
+
+
+class EndpointForm(forms.Form):
+    url = forms.CharField(
+        label="Endpoint URL",
+        max_length=http.MAX_URL_LENGTH,
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com/webhooks/edrv"}),
+        help_text="HTTPS, on a public address. Every event is POSTed here, signed.",
+    )
+    description = forms.CharField(label="Description", max_length=500, required=False)
+    alert_email = forms.EmailField(
+        label="Alert email",
+        required=False,
+        help_text="Told when the endpoint is disabled after failing for too long.",
+    )
+    more_alert_emails = forms.CharField(
+        label="More alert emails",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One per line, or separated by commas.",
+    )
+    # Every type is a choice so that a posted coming-soon type gets its own message, below.
+    events = forms.MultipleChoiceField(
+        choices=[(name, name) for name in EVENT_TYPES],
+        error_messages={
+            "required": "Choose at least one event type.",
+            "invalid_choice": "%(value)s is not an event type.",
+        },
+    )
+
+    @classmethod
+    def for_endpoint(cls, endpoint: Endpoint, data: Any = None) -> "EndpointForm":
+        first, *more = endpoint.alert_emails or [""]
+        initial = {
+            "url": endpoint.url,
+            "description": endpoint.description,
+            "alert_email": first,
+            "more_alert_emails": "\n".join(more),
+            "events": list(endpoint.events),
+        }
+        return cls(data, initial=initial)
+
+    def event_groups(self) -> list[EventGroup]:
+        """The catalog by category, each type marked checked as the form stands."""
+        return _grouped(set(self["events"].value() or []))
+
+    def clean_url(self) -> str:
+        url: str = self.cleaned_data["url"].strip()
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError:
+            raise ValidationError("Enter a valid URL, e.g. https://example.com/hooks.") from None
+        try:
+            http.destination_check(url)
+        except http.DestinationRefused as refused:
+            raise ValidationError(f"This URL cannot receive webhooks: {refused.reason}.") from None
+        return url
+
+    def clean_events(self) -> list[str]:
+        names: list[str] = self.cleaned_data["events"]
+        coming_soon = [name for name in names if name not in SUBSCRIBABLE]
+        if coming_soon:
+            raise ValidationError(f"Coming soon, not yet subscribable: {', '.join(coming_soon)}.")
+        return names
+
+    def clean_more_alert_emails(self) -> list[str]:
+        addresses = [a for a in _ADDRESS_SEPARATORS.split(self.cleaned_data["more_alert_emails"]) if a]
+        invalid = []
+        for address in addresses:
+            try:
+                validate_email(address)
+            except ValidationError:
+                invalid.append(address)
+        if invalid:
+            raise ValidationError(f"Not an email address: {', '.join(invalid)}.")
+        return addresses
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        first = [cleaned["alert_email"]] if cleaned.get("alert_email") else []
+        emails = list(dict.fromkeys([*first, *cleaned.get("more_alert_emails", [])]))
+        if len(emails) > MAX_ALERT_EMAILS:
+            self.add_error("more_alert_emails", f"At most {MAX_ALERT_EMAILS} alert emails.")
+        cleaned["alert_emails"] = emails
+        return cleaned
+
+    def service_arguments(self) -> dict[str, Any]:
+        """What endpoint_create / endpoint_update take, from a valid form."""
+        data = self.cleaned_data
+        return {
+            "url": data["url"],
+            "events": data["events"],
+            "description": data["description"],
+            "alert_emails": data["alert_emails"],
+        }
+
+
+def _subscribable_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    return [
+        (group.category.value, [(c.type.name, c.type.name) for c in group.choices if not c.disabled])
+        for group in _grouped(set())
+        if group.selectable
+    ]
+
+
+class SendTestForm(forms.Form):
+    type = forms.ChoiceField(label="Test event type", choices=_subscribable_choices)
+
+
+class RecoverForm(forms.Form):
+    since = forms.DateField(
+        label="Recover failed since",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Failed and skipped deliveries created on or after this day (UTC) are sent again.",
+    )
+
+    def clean_since(self) -> datetime:
+        day = self.cleaned_data["since"]
+        if day > timezone.now().date():
+            raise ValidationError("The day must not be in the future.")
+        return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+class DeliveryFilterForm(forms.Form):
+    """The delivery log's filters; invalid values are ignored rather than shown as errors."""
+
+    status = forms.ChoiceField(
+        label="Status", required=False, choices=[("", "Any status"), *DeliveryStatus.choices]
+    )
+    event_type = forms.ChoiceField(
+        label="Event type", required=False, choices=[("", "Any type"), *((n, n) for n in EVENT_TYPES)]
+    )
+
+    def filters(self) -> dict[str, str]:
+        if not self.is_valid():
+            return {"status": "", "event_type": ""}
+        return {"status": self.cleaned_data["status"], "event_type": self.cleaned_data["event_type"]}
