@@ -49,6 +49,8 @@ class EndpointActionForm(ActionForm):
 class EndpointForm(forms.ModelForm):
     """The same rules as the API: a destination the SSRF guard accepts, known event types."""
 
+    url = forms.URLField(max_length=2048, assume_scheme="https")
+
     class Meta:
         model = Endpoint
         fields = ["organization", "url", "events", "description", "active", "alert_emails", "rate_limit"]
