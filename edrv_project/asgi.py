@@ -1,7 +1,21 @@
+"""The ASGI application: HTTP to Django, WebSockets to the OCPP gateway (chargers)."""
+
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "edrv_project.settings")
 
-application = get_asgi_application()
+# Django is set up first: the gateway's modules import models.
+django_application = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from chargestations.ocpp.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_application,
+        "websocket": URLRouter(websocket_urlpatterns),
+    }
+)

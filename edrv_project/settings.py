@@ -144,7 +144,11 @@ CELERY_TIMEZONE = "UTC"
 # Channels: how web and worker processes reach a charger's WebSocket connection.
 CHANNEL_LAYERS = {
     "default": (
-        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        # channels-redis blocks up to 5 s on a receive: the socket must wait longer than that.
+        {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
+        }
         if REDIS_URL
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     )
@@ -197,7 +201,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Every OCPP frame at INFO: set OCPP_FRAMES_LOG_LEVEL=INFO to trace a charger.
+        "chargestations.ocpp.frames": {"level": env.str("OCPP_FRAMES_LOG_LEVEL", default="WARNING")},
+    },
 }
 
 # Webhooks (the pipeline's knobs; every one documented in the README).
@@ -215,7 +223,16 @@ WEBHOOKS_BATCH_SIZE = env.int("WEBHOOKS_BATCH_SIZE", default=100)
 WEBHOOKS_CONCURRENCY = env.int("WEBHOOKS_CONCURRENCY", default=16)
 WEBHOOKS_SECRET_ROTATION_GRACE = env.int("WEBHOOKS_SECRET_ROTATION_GRACE", default=86400)
 
+# The OCPP gateway (chargestations/ocpp).
+OCPP_CANCEL_AFTER = env.float("OCPP_CANCEL_AFTER", default=120)
+OCPP_COMMAND_TIMEOUT = env.float("OCPP_COMMAND_TIMEOUT", default=30)
+OCPP_EV_CHARGED_AFTER = env.float("OCPP_EV_CHARGED_AFTER", default=300)
+OCPP_EV_CHARGED_MAX_POWER = env.float("OCPP_EV_CHARGED_MAX_POWER", default=100)
+OCPP_SILENCE_FACTOR = env.float("OCPP_SILENCE_FACTOR", default=2)
+
 CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep": {"task": "webhooks.tasks.deliveries_sweep", "schedule": WEBHOOKS_SWEEP_INTERVAL},
     "webhooks-purge": {"task": "webhooks.tasks.outbox_purge", "schedule": 3600.0},
+    "ocpp-silence-check": {"task": "sessions_app.tasks.chargestations_silent_offline", "schedule": 60.0},
+    "ocpp-cancel-overdue": {"task": "sessions_app.tasks.sessions_cancel_overdue", "schedule": 30.0},
 }

@@ -5,9 +5,14 @@ from typing import Any
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
-from organizations.api import OrganizationScopedViewSet
+from organizations.api import Conflict, OrganizationScopedViewSet
 from sessions_app import selectors, services
+from sessions_app.charging import SessionNotRunning
 from sessions_app.models import Driver, Session, SessionStatus
 from sessions_app.serializers import DriverSerializer, SessionSerializer
 
@@ -71,6 +76,13 @@ class DriverViewSet(OrganizationScopedViewSet):
 
 
 @extend_schema(tags=["sessions"])
+@extend_schema_view(
+    create=extend_schema(
+        description="Starts charging: the session is created and its chargestation is sent a remote "
+        "start. `session.started` follows, or `session.start_failure` (offline, refused, no answer), "
+        "or `session.cancelled` when charging does not start within 120 seconds."
+    ),
+)
 class SessionViewSet(OrganizationScopedViewSet):
     """Charging sessions. Status, metering and cost are written by the charger gateway."""
 
@@ -82,9 +94,23 @@ class SessionViewSet(OrganizationScopedViewSet):
         return selectors.session_list(organization=self.organization)
 
     def perform_create(self, serializer: Any) -> None:
-        serializer.instance = services.session_create(
+        serializer.instance = services.session_remote_start(
             organization=self.organization, **serializer.validated_data
         )
+
+    @extend_schema(
+        request=None,
+        responses={202: SessionSerializer},
+        description="Sends the chargestation a remote stop. `session.ended` follows, or "
+        "`session.stop_failure` (offline, refused, no answer). 409 unless the session is started.",
+    )
+    @action(detail=True, methods=["post"])
+    def stop(self, request: Request, **kwargs: Any) -> Response:
+        try:
+            session = services.session_remote_stop(session=self.get_object())
+        except SessionNotRunning as exc:
+            raise Conflict(detail=str(exc)) from exc
+        return Response(self.get_serializer(session).data, status=status.HTTP_202_ACCEPTED)
 
     def perform_update(self, serializer: Any) -> None:
         services.session_update(session=serializer.instance, data=serializer.validated_data)

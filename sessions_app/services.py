@@ -6,6 +6,7 @@ that the webhooks pipeline sees every change in the same transaction.
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -14,6 +15,7 @@ from django.db import transaction
 from chargestations.models import Chargestation, Connector, Rate
 from chargestations.services import model_assign, model_save_unique, organization_match_check
 from organizations.models import Organization
+from sessions_app import charging
 from sessions_app.models import Driver, IdTag, Session
 
 DRIVER_FIELDS = ("first_name", "last_name", "email", "phone", "active", "meta_data")
@@ -168,3 +170,43 @@ def session_update(*, session: Session, data: Mapping[str, Any]) -> Session:
 @transaction.atomic
 def session_delete(*, session: Session) -> None:
     session.delete()
+
+
+@transaction.atomic
+def session_remote_start(
+    *,
+    organization: Organization,
+    chargestation: Chargestation,
+    driver: Driver | None = None,
+    connector: Connector | None = None,
+    rate: Rate | None = None,
+    id_tag: str = "",
+    **fields: Any,
+) -> Session:
+    """`POST /sessions`: a session (`session.created`) whose charger is asked to start it once committed.
+
+    What the charger does comes later: `session.started`; or `session.start_failure` when it is
+    offline, refuses or does not answer; or `session.cancelled` when it accepts but no charging
+    starts within `OCPP_CANCEL_AFTER` seconds. The command carries `id_tag`, else the user's first
+    active token, else a virtual tag made for this session.
+    """
+    tokens = list(driver.id_tags.filter(active=True).values_list("token", flat=True)) if driver else []
+    session = session_create(
+        organization=organization,
+        chargestation=chargestation,
+        driver=driver,
+        connector=connector,
+        rate=rate or (connector.rate if connector is not None else None),
+        id_tag=charging.remote_id_tag(id_tag=id_tag, driver_tokens=tokens),
+        **fields,
+    )
+    transaction.on_commit(partial(charging.session_start_request, session_id=session.pk))
+    return session
+
+
+def session_remote_stop(*, session: Session) -> Session:
+    """`POST /sessions/:id/stop`: ask the charger to stop (`session.ended` follows), or record why not.
+
+    Raises `charging.SessionNotRunning` unless the session is started.
+    """
+    return charging.session_stop_request(session=session)

@@ -62,7 +62,13 @@ def _example_rows(organization: Organization) -> dict[str, tuple[Model, Model]]:
         transaction_id=12345,
         id_tag="EXAMPLE0001",
         metrics={"chargingStart": now.isoformat(), "meterStart": 0, "energyConsumed": 7400},
-        energy_report={"timestamp": now.isoformat(), "current": 16, "power": 11000, "energy_meter": 7400},
+        energy_report={
+            "timestamp": now.isoformat(),
+            "current": {"value": 16.0, "unit": "A"},
+            "power": {"value": 11.0, "unit": "kW"},
+            "energy_meter": {"value": 7.4, "unit": "kWh"},
+            "state_of_charge": {"value": 64.0, "unit": "Percent"},
+        },
         currency=organization.currency,
     )
     return {

@@ -1,0 +1,192 @@
+"""The central system's side of one charger connection: the `ocpp` package's v1.6 ChargePoint.
+
+Each `@on` handler turns a charger message into one service call (run in a thread: services are
+synchronous Django code) and answers. Invalid payloads never reach a handler: the package checks
+them against the OCPP schemas and answers a CallError itself, the connection staying up. Messages
+that are not OCPP-J at all get a CallError here (the package would only log them).
+"""
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+from channels.db import database_sync_to_async
+from ocpp.exceptions import OCPPError, PropertyConstraintViolationError, UnknownCallErrorCodeError
+from ocpp.messages import CallError, unpack
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16.datatypes import IdTagInfo
+from ocpp.v16.enums import Action, AuthorizationStatus, ChargePointStatus, RegistrationStatus
+
+from chargestations import charger_services
+from chargestations.ocpp import commands, conf
+from chargestations.ocpp.meter import charger_time, readings_parse
+from sessions_app import charging
+
+logger = logging.getLogger(__name__)
+# Every frame in and out, as the ocpp package logs them (INFO): silence this logger to quiet them.
+frames_logger = logging.getLogger("chargestations.ocpp.frames")
+
+T = TypeVar("T")
+
+
+class Connection(Protocol):
+    async def send(self, message: str) -> None: ...
+
+
+def in_thread(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """A service, run where Django's database code may run (and its connections are tidied)."""
+    return database_sync_to_async(function)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _unique_id(raw: str) -> str:
+    """The message id of a message we could not read, when there is one; OCPP's "-1" otherwise."""
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return "-1"
+    if isinstance(message, list) and len(message) > 1 and isinstance(message[1], str):
+        return message[1]
+    return "-1"
+
+
+class GatewayChargePoint(ChargePoint):
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        chargestation_id: int,
+        organization_id: int,
+        heartbeat_interval: int,
+        connection: Connection,
+    ) -> None:
+        super().__init__(endpoint, connection, response_timeout=conf.command_timeout(), logger=frames_logger)
+        self.chargestation_id = chargestation_id
+        self.organization_id = organization_id
+        self.heartbeat_interval = heartbeat_interval
+
+    async def route_message(self, raw_msg: str) -> None:
+        try:
+            unpack(raw_msg)
+        except OCPPError as error:
+            logger.info("ocpp.message.unreadable", extra={"endpoint": self.id, "error": error.code})
+            reply = CallError(_unique_id(raw_msg), error.code, error.description, error.details)
+            await self._send(reply.to_json())
+            return
+        await super().route_message(raw_msg)
+
+    async def command_run(self, *, action: str, payload: dict[str, Any]) -> tuple[bool, str]:
+        """Call the charger; (accepted, why not). Awaits its answer: run it as a task of its own."""
+        request = (
+            call.RemoteStartTransaction(**payload)
+            if action == commands.REMOTE_START
+            else call.RemoteStopTransaction(**payload)
+        )
+        try:
+            result = await self.call(request, suppress=False)
+        except TimeoutError:
+            return False, f"The chargestation did not answer within {self._response_timeout:g} seconds."
+        except (OCPPError, UnknownCallErrorCodeError) as error:
+            return False, f"The chargestation answered with an error: {error}"[:200]
+        if result.status == "Accepted":
+            return True, ""
+        return False, f"The chargestation answered {result.status}."
+
+    async def _tag_status(self, id_tag: str) -> AuthorizationStatus:
+        status = await in_thread(charging.id_tag_status)(
+            organization_id=self.organization_id, chargestation_id=self.chargestation_id, token=id_tag
+        )
+        return AuthorizationStatus(status)
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(
+        self, charge_point_vendor: str, charge_point_model: str, **kwargs: Any
+    ) -> call_result.BootNotification:
+        station = await in_thread(charger_services.chargestation_boot)(
+            chargestation_id=self.chargestation_id,
+            vendor=charge_point_vendor,
+            model=charge_point_model,
+            charge_point_serial_number=kwargs.get("charge_point_serial_number", ""),
+            charge_box_serial_number=kwargs.get("charge_box_serial_number", ""),
+            firmware_version=kwargs.get("firmware_version", ""),
+        )
+        self.heartbeat_interval = station.heartbeat_interval
+        return call_result.BootNotification(
+            current_time=_now(), interval=station.heartbeat_interval, status=RegistrationStatus.accepted
+        )
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self, **kwargs: Any) -> call_result.Heartbeat:
+        # The consumer records every message's time, this one included.
+        return call_result.Heartbeat(current_time=_now())
+
+    @on(Action.status_notification)
+    async def on_status_notification(
+        self, connector_id: int, error_code: str, status: str, **kwargs: Any
+    ) -> call_result.StatusNotification:
+        await in_thread(charger_services.connector_status_record)(
+            chargestation_id=self.chargestation_id,
+            connector_number=connector_id,
+            status=status,
+            error_code=error_code,
+        )
+        if status == ChargePointStatus.suspended_ev and connector_id > 0:
+            await in_thread(charging.session_ev_charged)(
+                chargestation_id=self.chargestation_id,
+                connector_number=connector_id,
+                at=charger_time(kwargs.get("timestamp")),
+            )
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_tag: str, **kwargs: Any) -> call_result.Authorize:
+        return call_result.Authorize(id_tag_info=IdTagInfo(status=await self._tag_status(id_tag)))
+
+    @on(Action.start_transaction)
+    async def on_start_transaction(
+        self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kwargs: Any
+    ) -> call_result.StartTransaction:
+        if connector_id < 1:
+            raise PropertyConstraintViolationError(details={"cause": "connectorId must be 1 or more."})
+        transaction_id, status = await in_thread(charging.transaction_start)(
+            chargestation_id=self.chargestation_id,
+            connector_number=connector_id,
+            id_tag=id_tag,
+            meter_start=meter_start,
+            timestamp=charger_time(timestamp),
+        )
+        return call_result.StartTransaction(
+            transaction_id=transaction_id, id_tag_info=IdTagInfo(status=AuthorizationStatus(status))
+        )
+
+    @on(Action.meter_values)
+    async def on_meter_values(
+        self, connector_id: int, meter_value: list[dict[str, Any]], **kwargs: Any
+    ) -> call_result.MeterValues:
+        await in_thread(charging.transaction_meter)(
+            chargestation_id=self.chargestation_id,
+            connector_number=connector_id,
+            transaction_id=kwargs.get("transaction_id"),
+            readings=readings_parse(meter_value),
+        )
+        return call_result.MeterValues()
+
+    @on(Action.stop_transaction)
+    async def on_stop_transaction(
+        self, meter_stop: int, timestamp: str, transaction_id: int, **kwargs: Any
+    ) -> call_result.StopTransaction:
+        await in_thread(charging.transaction_stop)(
+            chargestation_id=self.chargestation_id,
+            transaction_id=transaction_id,
+            meter_stop=meter_stop,
+            timestamp=charger_time(timestamp),
+        )
+        id_tag = kwargs.get("id_tag")
+        info = IdTagInfo(status=await self._tag_status(id_tag)) if id_tag else None
+        return call_result.StopTransaction(id_tag_info=info)

@@ -1,0 +1,30 @@
+"""The gateway's knobs, read from settings when used (so that a test can shorten them)."""
+
+from django.conf import settings
+
+SUBPROTOCOL = "ocpp1.6"
+
+
+def cancel_after() -> float:
+    """Seconds a remotely started session may wait for its StartTransaction before it is cancelled."""
+    return float(getattr(settings, "OCPP_CANCEL_AFTER", 120))
+
+
+def command_timeout() -> float:
+    """Seconds a charger has to answer a command (RemoteStartTransaction, RemoteStopTransaction)."""
+    return float(getattr(settings, "OCPP_COMMAND_TIMEOUT", 30))
+
+
+def ev_charged_after() -> float:
+    """Seconds the car must draw (almost) no power, while plugged in, before it counts as charged."""
+    return float(getattr(settings, "OCPP_EV_CHARGED_AFTER", 300))
+
+
+def ev_charged_max_power() -> float:
+    """Watts at or below which a car counts as no longer drawing power."""
+    return float(getattr(settings, "OCPP_EV_CHARGED_MAX_POWER", 100))
+
+
+def silence_factor() -> float:
+    """A charger silent for this many heartbeat intervals is offline."""
+    return float(getattr(settings, "OCPP_SILENCE_FACTOR", 2))

@@ -1,0 +1,62 @@
+"""`manage.py simulate_charger DEMO-CP-001`: a charger that connects, boots and charges once.
+
+With `--stay` it then keeps its connection, heartbeats and answers remote starts (charging again
+each time) and remote stops, until Ctrl-C: try `POST /api/v1/sessions` against it.
+"""
+
+import asyncio
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
+
+from chargestations.ocpp.conf import SUBPROTOCOL
+from chargestations.ocpp.simulator import SimulatedCharger
+
+
+class Command(BaseCommand):
+    help = "Run a simulated OCPP 1.6J charger against the gateway: boot, status, one session."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("endpoint", help="The chargestation's endpoint (its OCPP identity).")
+        parser.add_argument("--url", default="ws://127.0.0.1:8000/ocpp/", help="The gateway's base URL.")
+        parser.add_argument("--id-tag", default="DEMO-RFID-0001", help="The token the session starts with.")
+        parser.add_argument("--connector", type=int, default=1)
+        parser.add_argument("--readings", type=int, default=5, help="Meter values sent while charging.")
+        parser.add_argument("--interval", type=float, default=2.0, help="Seconds between meter values.")
+        parser.add_argument("--power", type=float, default=11.0, help="Charging power in kW.")
+        parser.add_argument("--stay", action="store_true", help="Stay connected and answer remote commands.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            asyncio.run(self._run(options))
+        except InvalidStatus as exc:
+            raise CommandError(f"The gateway refused the connection: {exc}") from exc
+        except OSError as exc:
+            raise CommandError(f"Cannot reach the gateway at {options['url']}: {exc}") from exc
+        except KeyboardInterrupt:
+            self.stdout.write("Stopped.")
+
+    async def _run(self, options: dict[str, Any]) -> None:
+        url = options["url"].rstrip("/") + "/" + options["endpoint"]
+        charge = {
+            "readings": options["readings"],
+            "interval": options["interval"],
+            "power_w": options["power"] * 1000,
+        }
+        async with connect(url, subprotocols=[Subprotocol(SUBPROTOCOL)]) as websocket:
+            charger = SimulatedCharger(options["endpoint"], websocket, auto_charge=charge)
+            listening = asyncio.create_task(charger.start())
+            boot = await charger.boot()
+            self.stdout.write(f"Connected to {url}; boot {boot.status}, heartbeat every {boot.interval} s.")
+            await charger.status("Available", options["connector"])
+            transaction_id = await charger.charge(
+                id_tag=options["id_tag"], connector_id=options["connector"], **charge
+            )
+            self.stdout.write(f"Charged once (transaction {transaction_id}).")
+            if options["stay"]:
+                self.stdout.write("Staying connected: answering remote starts and stops. Ctrl-C to stop.")
+                await asyncio.gather(listening, charger.heartbeats())
+            listening.cancel()
