@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 export DJANGO_SETTINGS_MODULE := edrv_project.settings
 
-.PHONY: run test lint typecheck pytest bench install migrate seed clean
+.PHONY: run test lint typecheck pytest bench faults install migrate seed clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# Breaks the stack on purpose (its own PostgreSQL and Redis) and counts what was lost.
+faults: $(STAMP)
+	$(PY) -m bench.faults $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 staticfiles
