@@ -131,7 +131,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The threads pool polls the broker (no event loop): a worker whose prefetch is used up sleeps
+# up to 2 s before it fetches again, even when its threads are idle. Prefetching a few tasks per
+# thread keeps them busy; a worker that dies with prefetched tasks loses nothing (the outbox
+# sweeper re-enqueues every due delivery that no worker holds).
+CELERY_WORKER_PREFETCH_MULTIPLIER = 8
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must never hang a request when the broker is down: the sweeper covers it.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2

@@ -4,23 +4,32 @@ Many workers on many hosts share the outbox with no coordinator but the database
 claims deliveries by leasing them (`claimed_until`) in a short transaction that skips rows
 another worker has locked, so each delivery is sent by one worker at a time. A lease that runs
 out (the worker died) makes the delivery claimable again: delivery is at least once.
+
+Within a process no endpoint may hold more than half the sender threads, and one that has not
+answered its last request (new to this process, or silent since) gets a single probe. A hanging
+endpoint therefore ties up one thread, not the batch: the other sends go on and their attempts
+are recorded as they complete. Deliveries held back that way are released unattempted (lease
+cleared, schedule unchanged) and queued again for when the probe has had its full timeout.
 """
 
 import logging
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import defaultdict, deque
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from edrv_project import __version__
 from organizations.models import Plan
 from webhooks import endpoints, http, payloads, queue, signing
-from webhooks.models import Attempt, Delivery, DeliveryStatus
+from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint, Event
 from webhooks.retries import next_delay
 
 logger = logging.getLogger(__name__)
@@ -29,6 +38,11 @@ USER_AGENT = f"eDRV-Webhooks/{__version__}"
 GONE = 410
 # Retries this soon are scheduled on the broker; later ones are left to the sweeper.
 SHORT_RETRY_SECONDS = 60.0
+# Finished attempts wait at most this long to be written together with the batch's others.
+RECORD_EVERY = 0.5
+SLOT_POLL = 0.005
+# How long a batch waits for another batch's probe of an endpoint before leaving it for later.
+PROBE_PATIENCE = 0.5
 
 _executor: ThreadPoolExecutor | None = None
 
@@ -40,11 +54,25 @@ class Outcome:
     attempted_at: float
 
 
+@dataclass
+class _Health:
+    """This process's view of one endpoint."""
+
+    in_flight: int = 0
+    answered: bool = False  # its last finished request got an HTTP answer (any status)
+    probe_at: float = 0.0  # when the single request to an endpoint that has not answered started
+
+
+_health: defaultdict[int, _Health] = defaultdict(_Health)
+_health_lock = threading.Lock()
+
+
 def _pool() -> ThreadPoolExecutor:
     global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(settings.WEBHOOKS_CONCURRENCY, thread_name_prefix="webhooks-send")
-    return _executor
+    with _health_lock:  # tasks of a threads-pool worker start at once: one executor for them all
+        if _executor is None:
+            _executor = ThreadPoolExecutor(settings.WEBHOOKS_CONCURRENCY, thread_name_prefix="webhooks-send")
+        return _executor
 
 
 def _lease() -> timedelta:
@@ -62,15 +90,16 @@ def claimable(now: datetime | None = None) -> QuerySet[Delivery]:
         status=DeliveryStatus.PENDING,
         id__lt=OuterRef("id"),
     )
-    in_flight = Delivery.objects.filter(
-        endpoint_id=OuterRef("endpoint_id"), status=DeliveryStatus.PENDING, claimed_until__gte=now
-    )
+    # Computed once per query, not once per candidate: a failing endpoint's backlog can be long.
+    failing_in_flight = Delivery.objects.filter(
+        status=DeliveryStatus.PENDING, claimed_until__gte=now, endpoint__consecutive_failures__gt=0
+    ).values("endpoint_id")
     return (
         Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .exclude(~Q(ordering_key="") & Exists(earlier_pending))
         # A failing endpoint gets one delivery at a time, so that it cannot tie up every sender.
-        .exclude(Q(endpoint__consecutive_failures__gt=0) & Exists(in_flight))
+        .exclude(endpoint_id__in=failing_in_flight)
     )
 
 
@@ -83,15 +112,25 @@ def deliveries_claim(*, ids: list[int] | None = None, limit: int | None = None) 
         if ids is not None:
             candidates = candidates.filter(id__in=ids)
         if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True)
-        picked = list(candidates.order_by("next_attempt_at", "id").values_list("id", flat=True)[:limit])
+            # Only the delivery rows: locking the endpoint row too would make concurrent claims
+            # for one endpoint skip each other's whole batch.
+            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+        # Only what sending and recording read: parsing unused timestamps is a cost per delivery.
+        picked = list(
+            candidates.only(
+                "id", "event_id", "endpoint_id", "status", "ordering_key", "attempt_count"
+            ).order_by("next_attempt_at", "id")[:limit]
+        )
         if picked:
-            Delivery.objects.filter(id__in=picked).update(claimed_until=now + _lease())
-    return list(
-        Delivery.objects.filter(id__in=picked)
-        .select_related("event", "endpoint", "endpoint__organization")
-        .order_by("id")
+            Delivery.objects.filter(id__in=[d.pk for d in picked]).update(claimed_until=now + _lease())
+    # Each event and endpoint is loaded once, not once per delivery: a batch shares a few of them.
+    events = Event.objects.in_bulk({d.event_id for d in picked})
+    targets = Endpoint.objects.annotate(organization_plan=F("organization__plan")).in_bulk(
+        {d.endpoint_id for d in picked}
     )
+    for delivery in picked:
+        delivery.event, delivery.endpoint = events[delivery.event_id], targets[delivery.endpoint_id]
+    return sorted(picked, key=lambda d: d.pk)
 
 
 def deliveries_send(*, delivery_ids: list[int] | None = None) -> int:
@@ -99,9 +138,7 @@ def deliveries_send(*, delivery_ids: list[int] | None = None) -> int:
     sent = 0
     claimed = deliveries_claim(ids=delivery_ids)
     while claimed:
-        outcomes = _send_all(claimed)
-        _record(outcomes, skipped=[d for d in claimed if d not in {o.delivery for o in outcomes}])
-        sent += len(outcomes)
+        sent += _send_batch(claimed)
         # A chain whose head is settled may move on now; one whose head will be retried waits.
         chains = {
             (d.endpoint_id, d.ordering_key)
@@ -121,44 +158,119 @@ def _successors(chains: set[tuple[int, str]]) -> list[Delivery]:
 
 
 def _sendable(delivery: Delivery) -> bool:
-    endpoint = delivery.endpoint
-    return endpoint.active and endpoint.organization.plan != Plan.FREE
+    return delivery.endpoint.active and getattr(delivery.endpoint, "organization_plan") != Plan.FREE  # noqa: B009
 
 
-def _send_all(claimed: list[Delivery]) -> list[Outcome]:
+def _slots_take(endpoint_id: int, wanted: int, *, own: int, probed: set[int]) -> int | None:
+    """How many sends to `endpoint_id` this batch may start now; None: give up on it for this batch."""
+    with _health_lock:
+        health = _health[endpoint_id]
+        if health.answered:
+            free = max(settings.WEBHOOKS_CONCURRENCY // 2, 1) - health.in_flight
+        elif health.in_flight:
+            # A probe is out: wait for its answer, unless it is another batch's and already slow.
+            patient = own or time.monotonic() - health.probe_at < PROBE_PATIENCE
+            return 0 if patient else None
+        elif endpoint_id in probed:
+            return None  # our probe came back without an answer
+        else:
+            probed.add(endpoint_id)
+            health.probe_at = time.monotonic()
+            free = 1
+        taken = max(min(free, wanted), 0)
+        health.in_flight += taken
+        return taken
+
+
+def _send_batch(claimed: list[Delivery]) -> int:
+    """Send a claimed batch, recording attempts as they complete; return how many were attempted."""
+    ready: dict[int, deque[tuple[Delivery, bytes]]] = defaultdict(deque)
     bodies: dict[int, bytes] = {}
-    jobs = []
+    skipped: list[Delivery] = []
+    released: list[Delivery] = []
+    finished: list[Outcome] = []
     for delivery in claimed:
         if not _sendable(delivery):
+            skipped.append(delivery)
             continue
         if delivery.event_id not in bodies:
             bodies[delivery.event_id] = payloads.body(delivery.event)
-        jobs.append((delivery, bodies[delivery.event_id]))
-    return list(_pool().map(lambda job: _send_one(*job), jobs))
+        ready[delivery.endpoint_id].append((delivery, bodies[delivery.event_id]))
+    running: dict[Future[Outcome], int] = {}
+    probed: set[int] = set()
+    attempted = 0
+    oldest = 0.0  # when the oldest unrecorded outcome finished
+    while ready or running:
+        for endpoint_id, jobs in list(ready.items()):
+            own = sum(1 for e in running.values() if e == endpoint_id)
+            taken = _slots_take(endpoint_id, len(jobs), own=own, probed=probed)
+            if taken is None:
+                released += [delivery for delivery, _ in jobs]
+                jobs.clear()
+            for _ in range(taken or 0):
+                running[_pool().submit(_send_one, *jobs.popleft())] = endpoint_id
+            if not jobs:
+                del ready[endpoint_id]
+        if not running:
+            time.sleep(SLOT_POLL)  # waiting for another batch's sends to this endpoint
+            continue
+        wait_for = (
+            SLOT_POLL if ready else (max(oldest + RECORD_EVERY - time.monotonic(), 0) if finished else None)
+        )
+        done, _ = wait(running, timeout=wait_for, return_when=FIRST_COMPLETED)
+        if done and not finished:
+            oldest = time.monotonic()
+        for future in done:
+            del running[future]
+            finished.append(future.result())
+        if finished and (running or ready) and time.monotonic() - oldest >= RECORD_EVERY:
+            _record(finished)
+            attempted, finished = attempted + len(finished), []
+    _record(finished, skipped=skipped, released=released)
+    return attempted + len(finished)
 
 
 def _send_one(delivery: Delivery, body: bytes) -> Outcome:
     started = time.time()
-    headers = {
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        **signing.signature_headers(
-            msg_id=delivery.event.public_id,
-            timestamp=int(started),
-            body=body,
-            secrets=endpoints.live_secrets(delivery.endpoint),
-        ),
-    }
-    if delivery.event.is_test:
-        headers["edrv-test"] = "true"
-    result = http.post(delivery.endpoint.url, body=body, headers=headers)
-    return Outcome(delivery=delivery, result=result, attempted_at=started)
+    result: http.HttpResult | None = None
+    try:
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            **signing.signature_headers(
+                msg_id=delivery.event.public_id,
+                timestamp=int(started),
+                body=body,
+                secrets=endpoints.live_secrets(delivery.endpoint),
+            ),
+        }
+        if delivery.event.is_test:
+            headers["edrv-test"] = "true"
+        result = http.post(delivery.endpoint.url, body=body, headers=headers)
+        return Outcome(delivery=delivery, result=result, attempted_at=started)
+    finally:
+        with _health_lock:
+            health = _health[delivery.endpoint_id]
+            health.in_flight -= 1
+            if result is not None:
+                health.answered = result.status_code is not None
 
 
-def _record(outcomes: list[Outcome], *, skipped: list[Delivery]) -> None:
+def _record(
+    outcomes: list[Outcome], *, skipped: Sequence[Delivery] = (), released: Sequence[Delivery] = ()
+) -> None:
     """Write every attempt and the deliveries' new states in a few statements."""
     now = timezone.now()
     retry_soon: list[tuple[int, float]] = []
+    # Deliveries moving to the same state are updated together: one statement per group.
+    groups: defaultdict[tuple[str, datetime | None, int | None], list[int]] = defaultdict(list)
+    for o in outcomes:
+        delay = _apply(o, now)
+        if delay is not None and delay <= SHORT_RETRY_SECONDS:
+            retry_soon.append((o.delivery.pk, delay))
+        groups[(o.delivery.status, o.delivery.next_attempt_at, o.delivery.last_status_code)].append(
+            o.delivery.pk
+        )
     with transaction.atomic():
         Attempt.objects.bulk_create(
             Attempt(
@@ -172,31 +284,30 @@ def _record(outcomes: list[Outcome], *, skipped: list[Delivery]) -> None:
             )
             for o in outcomes
         )
+        for (status, next_attempt_at, status_code), ids in groups.items():
+            Delivery.objects.filter(id__in=ids).update(
+                status=status,
+                next_attempt_at=next_attempt_at,
+                last_status_code=status_code,
+                last_attempt_at=now,
+                attempt_count=F("attempt_count") + 1,
+                claimed_until=None,
+            )
         for delivery in skipped:
             delivery.status, delivery.next_attempt_at = DeliveryStatus.SKIPPED, None
-        for o in outcomes:
-            delay = _apply(o, now)
-            if delay is not None and delay <= SHORT_RETRY_SECONDS:
-                retry_soon.append((o.delivery.pk, delay))
-        changed = [o.delivery for o in outcomes] + skipped
-        for delivery in changed:
-            delivery.claimed_until = None
-        Delivery.objects.bulk_update(
-            changed,
-            [
-                "status",
-                "attempt_count",
-                "next_attempt_at",
-                "claimed_until",
-                "last_attempt_at",
-                "last_status_code",
-            ],
-        )
+        if skipped:
+            Delivery.objects.filter(id__in=[d.pk for d in skipped]).update(
+                status=DeliveryStatus.SKIPPED, next_attempt_at=None, claimed_until=None
+            )
+        if released:
+            Delivery.objects.filter(id__in=[d.pk for d in released]).update(claimed_until=None)
         endpoints.outcomes_record(
             [(o.delivery.endpoint, o.result.ok, o.result.status_code == GONE, o.result) for o in outcomes]
         )
     for delivery_id, delay in retry_soon:
         queue.deliveries_enqueue([delivery_id], countdown=delay)
+    if released:  # once the endpoint's probe has had its full time to answer
+        queue.deliveries_enqueue([d.pk for d in released], countdown=settings.WEBHOOKS_TIMEOUT)
     for o in outcomes:
         logger.info(
             "webhooks.delivery.succeeded" if o.result.ok else "webhooks.delivery.failed",
@@ -208,6 +319,8 @@ def _record(outcomes: list[Outcome], *, skipped: list[Delivery]) -> None:
                 "error": o.result.error,
             },
         )
+    if released:
+        logger.info("webhooks.delivery.released", extra={"deliveries": len(released)})
 
 
 def _apply(outcome: Outcome, now: datetime) -> float | None:
@@ -216,6 +329,7 @@ def _apply(outcome: Outcome, now: datetime) -> float | None:
     delivery.attempt_count += 1
     delivery.last_attempt_at = now
     delivery.last_status_code = result.status_code
+    delivery.claimed_until = None
     if result.ok:
         delivery.status, delivery.next_attempt_at = DeliveryStatus.SUCCEEDED, None
         return None

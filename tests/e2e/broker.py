@@ -32,6 +32,8 @@ import redis
 from celery import Celery
 from django.conf import settings
 
+from webhooks import queue
+
 # What settings.py gives Redis when REDIS_URL is set; used when the test brings its own Redis.
 REDIS_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 
@@ -93,11 +95,13 @@ def publishing_to(app: Celery, broker: Broker) -> Iterator[None]:
     app.conf.update(broker_url=broker.url, broker_transport_options=broker.transport_options)
     app.conf.task_always_eager = False  # the point is the real broker, whatever a unit test set
     pools_reset(app)
+    queue.broker_backoff_reset()
     try:
         yield
     finally:
         app.conf.update(saved)
         pools_reset(app)
+        queue.broker_backoff_reset()
 
 
 def queue_purge(app: Celery, broker: Broker) -> None:

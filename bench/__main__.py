@@ -1,0 +1,109 @@
+"""`make bench`: measure the delivery pipeline end to end and write docs/benchmarks.md.
+
+See docs/benchmarks.md for what each figure means. Takes about two minutes.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from bench import stack
+
+TARGET_DELIVERY_RATIO = 0.25
+TARGET_SAVE_RATIO = 1.5
+TARGET_DEAD_RATIO = 0.8
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md")
+    args = parser.parse_args(argv)
+
+    stack.environment_apply()
+    stack.database_recreate()
+    import django
+
+    django.setup()
+    from bench import report, scenarios
+
+    stack.database_migrate()
+    stack.queue_purge()
+    started = time.monotonic()
+    receiver = stack.Receiver()
+    try:
+        host = report.machine()
+        body, headers = scenarios.sample_body()
+        raw = scenarios.raw_ceiling(receiver, body, headers)
+        print(f"(a) raw ceiling: {raw:,.0f} req/s", flush=True)
+        save_none, save_three = scenarios.save_cost(receiver)
+        print(f"(d) save(): {save_none:,.0f} µs alone, {save_three:,.0f} µs with 3 endpoints", flush=True)
+        stack.queue_purge()  # the saves' tasks: their rows are gone already
+        stack.workers_start(args.workers)
+        stack.beat_start()
+        scenarios.throughput(receiver, "warmup", events_count=500, healthy=1)
+        one = scenarios.throughput(receiver, "one", events_count=5000, healthy=1)
+        print(f"(b) 5,000 x 1: {one.per_second:,.0f}/s", flush=True)
+        ten = scenarios.throughput(receiver, "ten", events_count=1000, healthy=10)
+        print(f"(b) 1,000 x 10: {ten.per_second:,.0f}/s", flush=True)
+        p50, p99, worst, rate = scenarios.latency(receiver)
+        print(f"(e) latency p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
+        dead = scenarios.throughput(receiver, "dead", events_count=1000, healthy=9, dead=1)
+        print(f"(f) 9 healthy + 1 dead: {dead.per_second:,.0f}/s", flush=True)
+        verified = receiver.stats()
+    finally:
+        receiver.close()
+        stack._stop_all()
+
+    worst_ratio = min(one.per_second, ten.per_second) / raw
+    rows = [
+        report.Row("(a) raw ceiling: keep-alive http.client POST loop", f"{raw:,.0f} req/s"),
+        report.Row("(b) delivered/s, 5,000 events x 1 endpoint", f"{one.per_second:,.0f}/s"),
+        report.Row("(b) delivered/s, 1,000 events x 10 endpoints", f"{ten.per_second:,.0f}/s"),
+        report.Row(
+            "(c) b/a (the lower b)",
+            f"{worst_ratio:.2f} ({one.per_second / raw:.2f} / {ten.per_second / raw:.2f})",
+            f">= {TARGET_DELIVERY_RATIO}",
+            worst_ratio >= TARGET_DELIVERY_RATIO,
+        ),
+        report.Row("(d) save() of a Location, no endpoint", f"{save_none:,.0f} µs"),
+        report.Row("(d) save() of a Location, 3 subscribed endpoints", f"{save_three:,.0f} µs"),
+        report.Row(
+            "(d) ratio",
+            f"{save_three / save_none:.2f}",
+            f"<= {TARGET_SAVE_RATIO}",
+            save_three / save_none <= 1.5,
+        ),
+        report.Row(
+            f"(e) commit-to-receipt, 100 events/s for 20 s (achieved {rate:.0f}/s)",
+            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+        ),
+        report.Row("(f) healthy delivered/s, 9 healthy + 1 hanging endpoint", f"{dead.per_second:,.0f}/s"),
+        report.Row("(f) healthy delivered/s, all 10 healthy (from b)", f"{ten.per_second:,.0f}/s"),
+        report.Row(
+            "(f) ratio",
+            f"{dead.per_second / ten.per_second:.2f}",
+            f">= {TARGET_DEAD_RATIO}",
+            dead.per_second / ten.per_second >= TARGET_DEAD_RATIO,
+        ),
+    ]
+    command = " ".join(stack.procfile_command("worker")[1:])
+    setup = f"{args.workers} x `celery {command}`, plus beat"
+    notes = [
+        f"Duplicates received (at-least-once resends): {one.duplicates + ten.duplicates + dead.duplicates}.",
+        f"Signatures checked by the receiver with `standardwebhooks`: {verified['verified']} verified, "
+        f"{verified['verify_failed']} failed.",
+        f"Slowest commit-to-receipt in (e): {worst:.0f} ms. Whole run: {time.monotonic() - started:.0f} s.",
+    ]
+    print()
+    print(report.table(rows))
+    print("\n".join(notes))
+    if not args.no_write:
+        report.document_write(report.document(rows, host, setup, notes))
+        print(f"\nwritten to {report.DOC.relative_to(stack.ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
