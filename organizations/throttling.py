@@ -2,7 +2,6 @@ import logging
 from typing import Any
 
 from redis.exceptions import RedisError
-
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
