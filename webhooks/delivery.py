@@ -15,15 +15,15 @@ cleared, schedule unchanged) and queued again for when the probe has had its ful
 import logging
 import threading
 import time
-from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections import Counter, defaultdict, deque
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from edrv_project import __version__
@@ -121,16 +121,51 @@ def deliveries_claim(*, ids: list[int] | None = None, limit: int | None = None) 
                 "id", "event_id", "endpoint_id", "status", "ordering_key", "attempt_count"
             ).order_by("next_attempt_at", "id")[:limit]
         )
+        # Each event and endpoint is loaded once, not once per delivery: a batch shares a few of them.
+        targets = Endpoint.objects.annotate(organization_plan=F("organization__plan")).in_bulk(
+            {d.endpoint_id for d in picked}
+        )
+        picked = _within_rate_limits(picked, targets, now)
         if picked:
             Delivery.objects.filter(id__in=[d.pk for d in picked]).update(claimed_until=now + _lease())
-    # Each event and endpoint is loaded once, not once per delivery: a batch shares a few of them.
     events = Event.objects.in_bulk({d.event_id for d in picked})
-    targets = Endpoint.objects.annotate(organization_plan=F("organization__plan")).in_bulk(
-        {d.endpoint_id for d in picked}
-    )
     for delivery in picked:
         delivery.event, delivery.endpoint = events[delivery.event_id], targets[delivery.endpoint_id]
     return sorted(picked, key=lambda d: d.pk)
+
+
+def _within_rate_limits(
+    picked: list[Delivery], targets: Mapping[int, Endpoint], now: datetime
+) -> list[Delivery]:
+    """Keep an endpoint's `rate_limit` (deliveries per second): the excess waits a second.
+
+    The budget counts what was attempted in the last second and what is in flight, across every
+    worker; claims racing in the same instant may overshoot it slightly.
+    """
+    limits = {pk: e.rate_limit for pk, e in targets.items() if e.rate_limit}
+    if not limits:
+        return picked
+    busy = Counter(
+        dict(
+            Delivery.objects.filter(endpoint_id__in=limits)
+            .filter(Q(last_attempt_at__gt=now - timedelta(seconds=1)) | Q(claimed_until__gt=now))
+            .values("endpoint_id")
+            .annotate(n=Count("id"))
+            .values_list("endpoint_id", "n")
+        )
+    )
+    kept, deferred = [], []
+    for delivery in picked:
+        limit = limits.get(delivery.endpoint_id)
+        if limit is None or busy[delivery.endpoint_id] < limit:
+            busy[delivery.endpoint_id] += 1
+            kept.append(delivery)
+        else:
+            deferred.append(delivery.pk)
+    if deferred:
+        Delivery.objects.filter(id__in=deferred).update(next_attempt_at=now + timedelta(seconds=1))
+        transaction.on_commit(lambda: queue.deliveries_enqueue(deferred, countdown=1), robust=True)
+    return kept
 
 
 def deliveries_send(*, delivery_ids: list[int] | None = None) -> int:

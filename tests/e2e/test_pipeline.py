@@ -296,3 +296,21 @@ def wait_until(condition: Any, timeout: float = 15) -> bool:
             return True
         time.sleep(0.1)
     return bool(condition())
+
+
+def test_a_rate_limited_endpoint_is_paced_by_the_workers(
+    receiver: Receiver, celery_worker: StartProcess, celery_beat: StartProcess, organization: Organization
+) -> None:
+    celery_worker(**FAST)
+    celery_beat(**FAST)
+    endpoint_at(receiver, "/paced", organization, rate_limit=3)
+
+    for _ in range(9):
+        LocationFactory.create(organization=organization)
+
+    requests = receiver.wait_for(9, path="/paced", timeout=30)
+    times = sorted(r.received_at for r in requests)
+    assert all(request.verified for request in requests)
+    # At most 3 starts in any one second: 9 deliveries span at least two seconds.
+    assert times[-1] - times[0] >= 1.9
+    assert max(sum(1 for t in times if start <= t < start + 1) for start in times) <= 3

@@ -257,3 +257,20 @@ def test_a_dead_endpoint_does_not_hold_back_healthy_ones(
     healthy = [r for r in receiver.requests() if r.path != "/dead"]
     assert len(healthy) == 5
     assert max(r.received_at for r in healthy) - started < 1.0
+
+
+def test_a_rate_limit_caps_the_deliveries_started_per_second(
+    receiver: Receiver, station: Chargestation
+) -> None:
+    limited = endpoint_at(receiver, "/limited", station.organization, rate_limit=2)
+    free = endpoint_at(receiver, "/free", station.organization)
+    for _ in range(5):  # locations: no ordering chain holds any of them back
+        LocationFactory.create(organization=station.organization)
+
+    claimed = delivery.deliveries_claim()
+
+    assert sum(d.endpoint_id == limited.pk for d in claimed) == 2
+    assert sum(d.endpoint_id == free.pk for d in claimed) == 5
+    waiting = Delivery.objects.filter(endpoint=limited, claimed_until__isnull=True)
+    assert waiting.count() == 3
+    assert all(d.next_attempt_at and d.next_attempt_at > timezone.now() for d in waiting)
