@@ -270,6 +270,7 @@ def _send_one(delivery: Delivery, body: bytes) -> Outcome:
     result: http.HttpResult | None = None
     try:
         headers = {
+            **delivery.endpoint.headers,
             "content-type": "application/json",
             "user-agent": USER_AGENT,
             **signing.signature_headers(

@@ -30,8 +30,23 @@ class Endpoint(models.Model):
     disabled_at = models.DateTimeField(null=True, blank=True)
     alert_emails = models.JSONField(default=list, blank=True, help_text="Also told when it is disabled.")
     rate_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Deliveries per second.")
+    filter = models.JSONField(
+        null=True, blank=True, help_text="Only events whose envelope matches this filter are delivered."
+    )
+    locations = models.JSONField(
+        default=list, blank=True, help_text="Location ids: only events about these places (none: all)."
+    )
+    chargestations = models.JSONField(
+        default=list, blank=True, help_text="Chargestation ids: only events about these places (none: all)."
+    )
+    headers = models.JSONField(
+        default=dict, blank=True, help_text="Extra HTTP headers sent with every delivery."
+    )
     failing_since = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
+    failing_warned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the owners were warned of this failure streak."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
