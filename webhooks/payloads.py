@@ -1,7 +1,6 @@
 """What an event carries (`data`) and the exact bytes sent for it (the envelope)."""
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,6 +8,7 @@ from django.db.models import Model
 from django.utils.module_loading import import_string
 
 from webhooks.catalog import EVENT_TYPES, Envelope
+from webhooks.charger_serializers import CHARGER_SERIALIZERS
 from webhooks.models import Event
 
 # The API serializer of each object: an event's `data` is the object's API representation.
@@ -35,77 +35,12 @@ def snapshot(*, object_name: str, subject: Model) -> dict[str, Any]:
     return dict(serializer_class(subject).data)
 
 
-def _station_endpoint(station: Any) -> str:
-    return str(station.endpoint)
-
-
-def _connected(subject: Any, changed: Any) -> dict[str, Any]:
-    return {"chargeBoxId": _station_endpoint(subject)}
-
-
-def _boot(subject: Any, changed: Any) -> dict[str, Any]:
-    return {
-        "chargeBoxId": _station_endpoint(subject),
-        "chargePointVendor": subject.vendor,
-        "chargePointModel": subject.model,
-        "chargePointSerialNumber": subject.charge_point_serial_number,
-        "chargeBoxSerialNumber": subject.charge_box_serial_number,
-        "firmwareVersion": subject.firmware_version,
-    }
-
-
-def _connector_status(subject: Any, changed: Any) -> dict[str, Any]:
-    return {
-        "chargeBoxId": _station_endpoint(subject),
-        "connectorId": changed.connector_number,
-        "status": changed.status,
-        "errorCode": changed.error_code,
-    }
-
-
-def _transaction(subject: Any, changed: Any) -> dict[str, Any]:
-    metrics = subject.metrics or {}
-    data: dict[str, Any] = {
-        "transactionId": subject.transaction_id,
-        "chargeBoxId": _station_endpoint(subject.chargestation),
-        "connectorId": subject.connector.connector_number if subject.connector_id else None,
-        "idTag": subject.id_tag,
-        "meterStart": metrics.get("meterStart"),
-    }
-    return data
-
-
-def _transaction_updated(subject: Any, changed: Any) -> dict[str, Any]:
-    return {**_transaction(subject, changed), "energyReport": subject.energy_report}
-
-
-def _transaction_stopped(subject: Any, changed: Any) -> dict[str, Any]:
-    metrics = subject.metrics or {}
-    return {
-        **_transaction(subject, changed),
-        "meterStop": metrics.get("meterStop"),
-        "energyConsumed": metrics.get("energyConsumed"),
-        "cost": {"amount": float(subject.cost_amount), "currency": subject.currency},
-    }
-
-
-# Charger-protocol events carry the protocol's own compact shape, built from the changed object.
-CHARGER_DATA: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
-    "charger.connected": _connected,
-    "charger.disconnected": _connected,
-    "charger.boot": _boot,
-    "connector.status_changed": _connector_status,
-    "transaction.started": _transaction,
-    "transaction.updated": _transaction_updated,
-    "transaction.stopped": _transaction_stopped,
-}
-
-
 def event_data(*, type_name: str, subject: Model, changed: Model, snapshots: dict[str, Any]) -> Any:
     """The `data` of one event; eDRV snapshots are shared between the events of one change."""
     event_type = EVENT_TYPES[type_name]
     if event_type.envelope is Envelope.CHARGER:
-        return CHARGER_DATA[type_name](subject, changed)
+        # The protocol's own compact shape, from the changed object (station, connector, session).
+        return dict(CHARGER_SERIALIZERS[type_name](changed).data)
     if event_type.object not in snapshots:
         snapshots[event_type.object] = snapshot(object_name=event_type.object, subject=subject)
     return snapshots[event_type.object]

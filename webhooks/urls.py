@@ -2,7 +2,8 @@
 
 from rest_framework.routers import SimpleRouter
 
-from webhooks.api import DeliveryViewSet, EventTypeViewSet, EventViewSet, WebhookViewSet
+from webhooks.api import DeliveryViewSet, EventViewSet, WebhookViewSet
+from webhooks.event_types_api import EventTypeViewSet
 
 router = SimpleRouter()
 router.trailing_slash = "/?"  # as edrv_project/api_urls.py: the constructor only knows "/" or ""
