@@ -8,12 +8,16 @@ from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from chargestations.models import Chargestation, Location
 from webhooks.catalog import SUBSCRIBABLE
+from webhooks.custom_headers import HeaderError, headers_validate
 from webhooks.endpoints import DISABLED_BY_USER, endpoint_disable, endpoint_enable
 from webhooks.examples import endpoint_send_test
+from webhooks.filters import FilterError, filter_validate
 from webhooks.http import DestinationRefused, destination_check
 from webhooks.models import Attempt, Delivery, Endpoint, Event
 from webhooks.redelivery import delivery_resend
+from webhooks.scopes import scope_ids_check
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -47,13 +51,17 @@ class EndpointActionForm(ActionForm):
 
 
 class EndpointForm(forms.ModelForm):
-    """The same rules as the API: a destination the SSRF guard accepts, known event types."""
+    """The same rules as the API: a destination the SSRF guard accepts, known event types, valid
+    filter and headers, scopes of the endpoint's own organization."""
 
     url = forms.URLField(max_length=2048, assume_scheme="https")
 
     class Meta:
         model = Endpoint
-        fields = ["organization", "url", "events", "description", "active", "alert_emails", "rate_limit"]
+        fields = [
+            "organization", "url", "events", "description", "active", "alert_emails", "rate_limit",
+            "filter", "locations", "chargestations", "headers",
+        ]  # fmt: skip
 
     def clean_url(self) -> str:
         url: str = self.cleaned_data["url"]
@@ -71,6 +79,36 @@ class EndpointForm(forms.ModelForm):
         if unknown:
             raise forms.ValidationError(f"Not subscribable event types: {', '.join(map(str, unknown))}.")
         return sorted(set(events))
+
+    def clean_filter(self) -> dict[str, Any] | None:
+        value = self.cleaned_data["filter"]
+        try:
+            filter_validate(value if value is not None else {})
+        except FilterError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return value or None
+
+    def clean_headers(self) -> dict[str, str]:
+        try:
+            return headers_validate(self.cleaned_data["headers"] or {})
+        except HeaderError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        organization = cleaned.get("organization")
+        for name, model in (("locations", Location), ("chargestations", Chargestation)):
+            if name not in cleaned:
+                continue
+            ids = cleaned[name] or []
+            if organization is None:
+                cleaned[name] = ids
+                continue
+            try:
+                cleaned[name] = scope_ids_check(organization_id=organization.pk, model=model, public_ids=ids)
+            except ValueError as exc:
+                self.add_error(name, str(exc))
+        return cleaned
 
 
 @admin.register(Endpoint)

@@ -1,4 +1,6 @@
-"""`/api/v1/webhooks`, `/event-types`, `/events`, `/deliveries`: parse, call a service, serialize.
+"""`/api/v1/webhooks`, `/events`, `/deliveries`: parse, call a service, serialize.
+
+`/event-types` is in webhooks/event_types_api.py.
 
 Every query is scoped to the API key's organization: another organization's ids are 404.
 """
@@ -22,7 +24,6 @@ from edrv_project.pagination import Pagination
 from organizations.models import ApiKey, Organization, Plan
 from organizations.permissions import HasOrganization
 from webhooks import selectors
-from webhooks.catalog import EVENT_TYPES
 from webhooks.endpoints import endpoint_create, endpoint_delete, endpoint_rotate_secret, endpoint_update
 from webhooks.examples import endpoint_send_test
 from webhooks.idempotency import IDEMPOTENCY_KEY, idempotent
@@ -33,7 +34,6 @@ from webhooks.serializers import (
     DeliverySerializer,
     ErrorSerializer,
     EventSerializer,
-    EventTypeListSerializer,
     MessageSerializer,
     RecoveredSerializer,
     RecoverSerializer,
@@ -219,7 +219,7 @@ class WebhookViewSet(_WebhooksApi):
 
     @idempotent
     def create(self, request: Request) -> Response:
-        given = WebhookCreateSerializer(data=request.data)
+        given = WebhookCreateSerializer(data=request.data, context={"organization": self.organization})
         given.is_valid(raise_exception=True)
         endpoint = endpoint_create(organization=self.organization, **given.validated_data)
         return Response(WebhookCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
@@ -229,7 +229,9 @@ class WebhookViewSet(_WebhooksApi):
 
     def partial_update(self, request: Request, **kwargs: Any) -> Response:
         endpoint = self.get_object()
-        given = WebhookUpdateSerializer(data=request.data, partial=True)
+        given = WebhookUpdateSerializer(
+            data=request.data, partial=True, context={"organization": self.organization}
+        )
         given.is_valid(raise_exception=True)
         endpoint = endpoint_update(endpoint=endpoint, **given.validated_data)
         return Response(WebhookSerializer(endpoint).data)
@@ -371,17 +373,3 @@ class DeliveryViewSet(_WebhooksApi):
         delivery = self.get_object()
         _require_active(delivery.endpoint)
         return _delivery_response(self.organization, delivery_resend(delivery=delivery))
-
-
-@extend_schema(tags=["event types"])
-class EventTypeViewSet(viewsets.ViewSet):
-    """The event catalog: every type, whether it can be subscribed to, and its envelope."""
-
-    permission_classes = [HasOrganization]
-
-    @extend_schema(
-        summary="List every event type",
-        responses={200: EventTypeListSerializer, **_errors(401)},
-    )
-    def list(self, request: Request) -> Response:
-        return Response(EventTypeListSerializer({"eventTypes": EVENT_TYPES.values()}).data)

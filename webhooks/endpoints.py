@@ -2,8 +2,9 @@
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -38,8 +39,16 @@ def endpoint_create(
     description: str = "",
     alert_emails: Sequence[str] = (),
     rate_limit: int | None = None,
+    filter: dict[str, Any] | None = None,
+    locations: Sequence[str] = (),
+    chargestations: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None,
 ) -> Endpoint:
-    """Register an endpoint. Input is assumed valid (the API and forms validate it first)."""
+    """Register an endpoint. Input is assumed valid (the API and forms validate it first).
+
+    `filter`, `locations` and `chargestations` narrow the events it receives (webhooks.matching);
+    `headers` are sent with every delivery to it.
+    """
     return Endpoint.objects.create(
         organization=organization,
         url=url,
@@ -48,16 +57,33 @@ def endpoint_create(
         description=description,
         alert_emails=list(alert_emails),
         rate_limit=rate_limit,
+        **_narrowing(filter=filter, locations=locations, chargestations=chargestations, headers=headers),
     )
 
 
-def endpoint_update(*, endpoint: Endpoint, **changes: object) -> Endpoint:
-    """Change any of url, events, active, description, alert_emails, rate_limit (input already valid).
+def _narrowing(**given: Any) -> dict[str, Any]:
+    """Filter, scopes and headers as stored: no filter is null (`{}` too), none of the others empty."""
+    stored = {}
+    if "filter" in given:
+        stored["filter"] = given["filter"] or None
+    for name in ("locations", "chargestations"):
+        if name in given:
+            stored[name] = list(dict.fromkeys(given[name] or ()))
+    if "headers" in given:
+        stored["headers"] = {name.lower(): value for name, value in (given["headers"] or {}).items()}
+    return stored
+
+
+def endpoint_update(*, endpoint: Endpoint, **changes: Any) -> Endpoint:
+    """Change any of url, events, active, description, alert_emails, rate_limit, filter, locations,
+    chargestations, headers (input already valid).
 
     Switching `active` off is "disabled by you"; switching it on re-enables with a clean slate.
     """
     if "events" in changes:
-        changes["events"] = sorted(set(changes["events"]))  # type: ignore[call-overload]
+        changes["events"] = sorted(set(changes["events"]))
+    narrowing = ("filter", "locations", "chargestations", "headers")
+    changes.update(_narrowing(**{name: changes[name] for name in narrowing if name in changes}))
     active = changes.pop("active", None)
     for name, value in changes.items():
         setattr(endpoint, name, value)

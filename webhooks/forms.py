@@ -1,5 +1,6 @@
 """The dashboard's webhook forms: they validate as the API does (same SSRF guard, same catalog)."""
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -10,8 +11,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.utils import timezone
 
+from chargestations.models import Chargestation, Location
 from webhooks import http
 from webhooks.catalog import EVENT_TYPES, SUBSCRIBABLE, Category, EventType
+from webhooks.custom_headers import MAX_HEADERS, HeaderError, headers_as_text, headers_from_text
+from webhooks.filters import FilterError, filter_validate
 from webhooks.models import DeliveryStatus, Endpoint
 from webhooks.serializers import MAX_ALERT_EMAILS
 
@@ -77,6 +81,54 @@ class EndpointForm(forms.Form):
         },
     )
 
+    filter = forms.CharField(
+        label="Content filter",
+        required=False,
+        strip=False,  # a JSON error's line and column are then those of the text as typed
+        widget=forms.Textarea(attrs={"rows": 5, "class": "code", "spellcheck": "false"}),
+        help_text=(
+            "Optional JSON: only events whose payload matches are sent, e.g. "
+            '{"type": "session.ended", "data": {"cost": {"amount": {"$gte": 10}}}}. '
+            "Operators: $eq $neq $gt $gte $lt $lte $in $nin $startsWith $endsWith $exist $and $or $not. "
+            "Empty: every event of the chosen types."
+        ),
+    )
+    locations = forms.MultipleChoiceField(
+        label="Only events about these locations",
+        required=False,
+        help_text="Their chargestations, connectors and sessions included. None chosen: every location.",
+    )
+    chargestations = forms.MultipleChoiceField(
+        label="Only events about these chargestations",
+        required=False,
+        help_text=(
+            "Their connectors and sessions included; with locations too, an event about either is sent. "
+            "Events about no place (organization, users, rates) are always sent."
+        ),
+    )
+    headers = forms.CharField(
+        label="Custom headers",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "code", "spellcheck": "false"}),
+        help_text=(
+            f'Optional, sent with every delivery: one "Name: value" per line (at most {MAX_HEADERS}), '
+            "e.g. Authorization: Bearer abc123."
+        ),
+    )
+
+    def __init__(self, *args: Any, organization_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The organization's own places only: another organization's id is not a valid choice.
+        self.fields["locations"].choices = [  # type: ignore[attr-defined]
+            (location.public_id, location.name)
+            for location in Location.objects.filter(organization_id=organization_id).order_by("name")
+        ]
+        stations = Chargestation.objects.filter(organization_id=organization_id).select_related("location")
+        self.fields["chargestations"].choices = [  # type: ignore[attr-defined]
+            (station.public_id, f"{station} ({station.endpoint}), {station.location.name}")
+            for station in stations.order_by("name", "endpoint")
+        ]
+
     @classmethod
     def for_endpoint(cls, endpoint: Endpoint, data: Any = None) -> "EndpointForm":
         first, *more = endpoint.alert_emails or [""]
@@ -86,8 +138,12 @@ class EndpointForm(forms.Form):
             "alert_email": first,
             "more_alert_emails": "\n".join(more),
             "events": list(endpoint.events),
+            "filter": json.dumps(endpoint.filter, indent=2) if endpoint.filter else "",
+            "locations": list(endpoint.locations),
+            "chargestations": list(endpoint.chargestations),
+            "headers": headers_as_text(endpoint.headers),
         }
-        return cls(data, initial=initial)
+        return cls(data, initial=initial, organization_id=endpoint.organization_id)
 
     def event_groups(self) -> list[EventGroup]:
         """The catalog by category, each type marked checked as the form stands."""
@@ -124,6 +180,30 @@ class EndpointForm(forms.Form):
             raise ValidationError(f"Not an email address: {', '.join(invalid)}.")
         return addresses
 
+    def clean_filter(self) -> dict[str, Any] | None:
+        text = self.cleaned_data["filter"]
+        if not text.strip():
+            return None
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from None
+        except RecursionError:
+            raise ValidationError("Not valid JSON: nested far too deep.") from None
+        try:
+            filter_validate(value)
+        except FilterError as exc:
+            raise ValidationError(str(exc)) from None
+        return value or None
+
+    def clean_headers(self) -> dict[str, str]:
+        try:
+            return headers_from_text(self.cleaned_data["headers"])
+        except HeaderError as exc:
+            raise ValidationError(str(exc)) from None
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         first = [cleaned["alert_email"]] if cleaned.get("alert_email") else []
@@ -141,6 +221,10 @@ class EndpointForm(forms.Form):
             "events": data["events"],
             "description": data["description"],
             "alert_emails": data["alert_emails"],
+            "filter": data["filter"],
+            "locations": data["locations"],
+            "chargestations": data["chargestations"],
+            "headers": data["headers"],
         }
 
 

@@ -12,9 +12,19 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
+from chargestations.models import Chargestation, Location
 from organizations.serializers import ApiDateTimeField
 from webhooks import http, signing
 from webhooks.catalog import EVENT_TYPES, SUBSCRIBABLE
+from webhooks.delivery_options import (
+    CHARGESTATIONS_HELP,
+    FILTER_HELP,
+    HEADERS_HELP,
+    LOCATIONS_HELP,
+    FilterField,
+    HeadersField,
+    ScopeField,
+)
 from webhooks.models import DeliveryStatus
 
 # Far above what a receiver can take, far below what would make the setting meaningless.
@@ -30,6 +40,10 @@ _WEBHOOK = {
     "description": "Billing",
     "alertEmails": ["ops@example.com"],
     "rateLimit": 10,
+    "filter": {"type": "session.ended", "data": {"cost": {"amount": {"$gte": 10}}}},
+    "locations": ["6617a1c2e4b0a1b2c3d4e5f0"],
+    "chargestations": [],
+    "headers": {"x-tenant": "north"},
     "disabledReason": None,
     "disabledAt": None,
     "createdAt": "2026-02-06T14:30:00.000Z",
@@ -87,6 +101,10 @@ class WebhookSerializer(serializers.Serializer):
     rateLimit = serializers.IntegerField(
         source="rate_limit", allow_null=True, help_text="Deliveries per second; null: no limit."
     )
+    filter = FilterField(allow_null=True, help_text=FILTER_HELP)
+    locations = serializers.ListField(child=serializers.CharField(), help_text=LOCATIONS_HELP)
+    chargestations = serializers.ListField(child=serializers.CharField(), help_text=CHARGESTATIONS_HELP)
+    headers = serializers.DictField(child=serializers.CharField(), help_text=HEADERS_HELP)
     disabledReason = _NullWhenBlank(
         source="disabled_reason", allow_null=True, help_text="Why it is disabled; null while active."
     )
@@ -128,6 +146,12 @@ class _WebhookInputSerializer(serializers.Serializer):
         required=False,
         help_text=f"At most this many deliveries per second (1 to {MAX_RATE_LIMIT}); null: no limit.",
     )
+    filter = FilterField(required=False, allow_null=True, help_text=FILTER_HELP)
+    locations = ScopeField(model=Location, required=False, allow_null=True, help_text=LOCATIONS_HELP)
+    chargestations = ScopeField(
+        model=Chargestation, required=False, allow_null=True, help_text=CHARGESTATIONS_HELP
+    )
+    headers = HeadersField(required=False, allow_null=True, help_text=HEADERS_HELP)
 
     def validate_url(self, value: str) -> str:
         try:

@@ -5,6 +5,7 @@ developer or admin (organizations.views.MemberAccessMixin) and, webhooks being a
 an organization above the Free tier, whose pages say so and offer no action.
 """
 
+import json
 import logging
 from datetime import timedelta
 from typing import Any
@@ -34,6 +35,7 @@ from webhooks.examples import endpoint_send_test
 from webhooks.forms import DeliveryFilterForm, EndpointForm, RecoverForm, SendTestForm
 from webhooks.models import Endpoint
 from webhooks.redelivery import delivery_resend, endpoint_recover
+from webhooks.scopes import scope_places
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +87,10 @@ class EndpointCreateView(WebhooksAccessMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         initial = {"alert_email": selectors.alert_email_default(organization=self.organization)}
-        return self._render(EndpointForm(initial=initial))
+        return self._render(EndpointForm(initial=initial, organization_id=self.organization.pk))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        form = EndpointForm(request.POST)
+        form = EndpointForm(request.POST, organization_id=self.organization.pk)
         if not form.is_valid():
             return self._render(form, status=400)
         endpoint = endpoint_create(organization=self.organization, **form.service_arguments())
@@ -133,6 +135,15 @@ class EndpointDetailView(WebhooksAccessMixin, View):
         page = Paginator(deliveries, DELIVERIES_PER_PAGE).get_page(request.GET.get("page"))
         first_type = endpoint.events[0] if endpoint.events else None
         grace_until = endpoint.previous_secret_expires_at
+        scoped_locations, scoped_stations = (
+            scope_places(
+                organization_id=endpoint.organization_id,
+                locations=endpoint.locations,
+                chargestations=endpoint.chargestations,
+            )
+            if endpoint.locations or endpoint.chargestations
+            else ([], [])
+        )
         context = self.webhooks_context(
             health=health,
             endpoint=endpoint,
@@ -143,6 +154,9 @@ class EndpointDetailView(WebhooksAccessMixin, View):
             send_test_form=SendTestForm(initial={"type": first_type}),
             recover_form=RecoverForm(initial={"since": timezone.now().date() - timedelta(days=1)}),
             grace_until=grace_until if grace_until and grace_until > timezone.now() else None,
+            filter_json=json.dumps(endpoint.filter, indent=2) if endpoint.filter else "",
+            scoped_locations=scoped_locations,
+            scoped_stations=scoped_stations,
         )
         return render(request, "webhooks/detail.html", context)
 
