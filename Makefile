@@ -20,7 +20,10 @@ install: $(STAMP)
 run: export DEBUG ?= true
 run: export WEBHOOKS_ALLOWED_NETWORKS ?= 127.0.0.0/8,::1/128
 run: export WEBHOOKS_ALLOW_HTTP ?= true
+# Where every process of the run counts for /metrics (settings); a new run counts from zero.
+run: export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/prometheus
 run: $(STAMP)
+	rm -f "$$PROMETHEUS_MULTIPROC_DIR"/*.db
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(VENV)/bin/honcho start --no-prefix -f Procfile

@@ -1,6 +1,7 @@
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "edrv_project.settings")
 
@@ -8,3 +9,20 @@ app = Celery("edrv_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.conf.include = ["edrv_project.tasks"]
+
+
+# A process's gauges in /metrics (webhooks.metrics) must go when it does; its counters stay.
+@signals.worker_process_shutdown.connect
+def _pool_process_metrics_drop(pid: int | None = None, **_: Any) -> None:
+    """A prefork child leaves through os._exit, which skips atexit: this is its last word."""
+    from webhooks.metrics import process_gone  # models: Django is set up by the time a worker stops
+
+    process_gone(pid=pid or os.getpid())
+
+
+@signals.worker_shutdown.connect
+def _worker_metrics_drop(**_: Any) -> None:
+    """The worker's own process: with the threads pool it is the one that sends."""
+    from webhooks.metrics import process_gone
+
+    process_gone(pid=os.getpid())

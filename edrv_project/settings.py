@@ -194,6 +194,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # 3.1: its schemas are JSON Schema 2020-12 (webhooks.schemas serves them as such), and it has
+    # `webhooks`: every event type, so that integrators can generate their receivers' types.
+    "OAS_VERSION": "3.1.0",
+    # One dotted path to the whole list (DRF imports a string setting as one object), built from
+    # the catalog, rather than a path per event type to keep in step with it.
+    "WEBHOOKS": "webhooks.schemas.OPENAPI_WEBHOOKS",
     # Served by the app itself: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -230,9 +236,26 @@ WEBHOOKS_SECRET_ROTATION_GRACE = env.int("WEBHOOKS_SECRET_ROTATION_GRACE", defau
 WEBHOOKS_WARN_AFTER = env.int("WEBHOOKS_WARN_AFTER", default=86400)
 WEBHOOKS_WARN_MIN_FAILURES = env.int("WEBHOOKS_WARN_MIN_FAILURES", default=5)
 
-# Metrics: GET /metrics (Prometheus text format).
+# Metrics: GET /metrics (Prometheus text format). Client addresses are REMOTE_ADDR, never
+# X-Forwarded-For; an empty token turns token access off.
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Every process counts in files of its own in this directory (prometheus_client's multiprocess
+# mode) and /metrics adds up the files of every process of the host, so all of them must use the
+# same one: it is exported to the environment, which prometheus_client reads and processes started
+# from this one inherit. It is wiped when the whole group starts (`make run`), never by one process:
+# the counters of a process that has exited still count. A test run counts in a temporary directory
+# of its own, removed at its end, so that it neither reads nor leaves figures in `make run`'s.
+if "PYTEST_VERSION" in os.environ and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="edrv-metrics-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "prometheus"))
+Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
 
 # The OCPP gateway (chargestations/ocpp).
 OCPP_CANCEL_AFTER = env.float("OCPP_CANCEL_AFTER", default=120)

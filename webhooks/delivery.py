@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from edrv_project import __version__
 from organizations.models import Plan
-from webhooks import endpoints, http, payloads, queue, signing
+from webhooks import endpoints, http, metrics, payloads, queue, signing
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint, Event
 from webhooks.retries import next_delay
 
@@ -282,7 +282,9 @@ def _send_one(delivery: Delivery, body: bytes) -> Outcome:
         }
         if delivery.event.is_test:
             headers["edrv-test"] = "true"
-        result = http.post(delivery.endpoint.url, body=body, headers=headers)
+        with metrics.attempt_in_flight():
+            result = http.post(delivery.endpoint.url, body=body, headers=headers)
+        metrics.attempt_observed(result.duration_ms / 1000)
         return Outcome(delivery=delivery, result=result, attempted_at=started)
     finally:
         with _health_lock:
@@ -340,6 +342,9 @@ def _record(
         endpoints.outcomes_record(
             [(o.delivery.endpoint, o.result.ok, o.result.status_code == GONE, o.result) for o in outcomes]
         )
+    # Counted once committed: a batch whose records rolled back is sent, and counted, again.
+    metrics.attempts_settled(o.delivery.status for o in outcomes)
+    metrics.deliveries_counted(metrics.SKIPPED, len(skipped))
     for delivery_id, delay in retry_soon:
         queue.deliveries_enqueue([delivery_id], countdown=delay)
     if released:  # once the endpoint's probe has had its full time to answer

@@ -2,8 +2,10 @@
 
 A change raises its events here; each becomes one Event row and one Delivery row per endpoint
 of the organization subscribed to it (skipped when the endpoint is disabled or the organization's
-plan has no webhooks). Workers are told on commit, with ids only: a rolled-back change leaves
-nothing, and a broker that is down at commit time only delays delivery (the sweeper picks it up).
+plan has no webhooks), unless the endpoint's content filter or network scopes keep the event out:
+then it gets no Delivery at all (webhooks.matching). Workers are told on commit, with ids only: a
+rolled-back change leaves nothing, and a broker that is down at commit time only delays delivery
+(the sweeper picks it up).
 """
 
 import logging
@@ -17,10 +19,12 @@ from django.utils import timezone
 
 from edrv_project.db import new_object_id
 from organizations.models import Organization, Plan
-from webhooks import queue
+from webhooks import metrics, queue
 from webhooks.catalog import EVENT_TYPES, Envelope
+from webhooks.matching import endpoints_matching, matchers_for
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 from webhooks.payloads import event_data
+from webhooks.scopes import Place, place_of
 from webhooks.triggers import events_raised, source_for, subject_of
 
 logger = logging.getLogger(__name__)
@@ -54,6 +58,7 @@ def change_record(*, instance: Model, created: bool = False, deleted: bool = Fal
         organization_id=subject.organization_id,  # type: ignore[attr-defined]
         items=items,
         ordering_key=_ordering_key(subject),
+        place=place_of(subject),
     )
     _open_event_remember(subject, events)
     return events
@@ -92,7 +97,43 @@ def _open_event_refresh(subject: Model, items: list[tuple[str, Any]]) -> bool:
     if not connection.in_atomic_block or block != tuple(connection.savepoint_ids):
         return False
     # The public id guards against a rolled-back event whose row id was reused since.
-    return Event.objects.filter(pk=pk, public_id=public_id).update(data=items[0][1]) == 1
+    if Event.objects.filter(pk=pk, public_id=public_id).update(data=items[0][1]) != 1:
+        return False
+    organization_id: int = subject.organization_id  # type: ignore[attr-defined]
+    _deliveries_refilter(event_pk=pk, organization_id=organization_id, place=place_of(subject))
+    return True
+
+
+def _deliveries_refilter(*, event_pk: int, organization_id: int, place: Place | None) -> None:
+    """Match content filters again against a refreshed event: its envelope is what will be sent.
+
+    Nothing was sent yet (the workers hear of it on commit): deliveries are added or removed.
+    """
+    endpoints = list(
+        Endpoint.objects.filter(organization_id=organization_id, filter__isnull=False).annotate(
+            organization_plan=F("organization__plan")
+        )
+    )
+    matchers = {pk: m for pk, m in matchers_for(endpoints).items() if m.content is not None}
+    if not matchers:
+        return
+    event = Event.objects.get(pk=event_pk)
+    filtered = [endpoint for endpoint in endpoints if endpoint.pk in matchers]
+    wanted = endpoints_matching(event=event, endpoints=filtered, matchers=matchers, place=place)
+    wanted_ids = {endpoint.pk for endpoint in wanted}
+    existing = Delivery.objects.filter(event_id=event_pk, endpoint_id__in=list(matchers))
+    present = set(existing.values_list("endpoint_id", flat=True))
+    existing.exclude(endpoint_id__in=wanted_ids).delete()
+    due = _deliveries_add(
+        [(event, endpoint) for endpoint in filtered if endpoint.pk in wanted_ids - present],
+        deliverable=getattr(filtered[0], "organization_plan") != Plan.FREE,  # noqa: B009
+        ordering_key=event.ordering_key,
+        now=event.created_at,
+    )
+    if due:
+        # The block that recorded the event has published nothing yet: these go with its ids.
+        _due_add(due, outermost=False)
+        transaction.on_commit(lambda: _due_publish(), robust=True)
 
 
 def events_record(
@@ -102,11 +143,13 @@ def events_record(
     ordering_key: str = "",
     endpoints: list[Endpoint] | None = None,
     is_test: bool = False,
+    place: Place | None = None,
 ) -> list[Event]:
     """Write Events (type, data) and their Deliveries; tell the workers once committed.
 
-    `endpoints` restricts delivery to those endpoints (a test event); by default every endpoint of
-    the organization subscribed to the type gets one.
+    `endpoints` restricts delivery to those endpoints (a test event: no filter or scope applies);
+    by default every endpoint of the organization subscribed to the type and whose filter and
+    scopes admit the event gets one. `place` is what the events are about (None: no place).
     """
     now = timezone.now()
     outermost = not connection.in_atomic_block
@@ -124,6 +167,7 @@ def events_record(
             )
             for name, data in items
         )
+        metrics.events_counted_on_commit(event.type for event in events)
         if endpoints is None:
             # The plan comes along with the endpoints: one query on every change, not two.
             endpoints = list(
@@ -132,28 +176,46 @@ def events_record(
                 )
             )
             deliverable = bool(endpoints) and getattr(endpoints[0], "organization_plan") != Plan.FREE  # noqa: B009
+            matchers = matchers_for(endpoints)
         else:
             deliverable = _deliverable(organization_id) if endpoints else False
-        deliveries = Delivery.objects.bulk_create(
-            Delivery(
-                event=event,
-                endpoint=endpoint,
-                ordering_key=ordering_key,
-                status=DeliveryStatus.PENDING if deliverable and endpoint.active else DeliveryStatus.SKIPPED,
-                next_attempt_at=now if deliverable and endpoint.active else None,
-                created_at=now,
-            )
+            matchers = {}
+        pairs = [
+            (event, endpoint)
             for event in events
-            for endpoint in endpoints
-            if is_test or event.type in endpoint.events
-        )
-        due = [d.pk for d in deliveries if d.status == DeliveryStatus.PENDING]
+            for endpoint in (
+                endpoints
+                if is_test
+                else endpoints_matching(event=event, endpoints=endpoints, matchers=matchers, place=place)
+            )
+        ]
+        due = _deliveries_add(pairs, deliverable=deliverable, ordering_key=ordering_key, now=now)
         if due:
             _due_add(due, outermost=outermost)
             transaction.on_commit(lambda: _due_publish(), robust=True)
     for event in events:
         logger.info("webhooks.event.recorded", extra={"event_id": event.public_id, "type": event.type})
     return events
+
+
+def _deliveries_add(
+    pairs: list[tuple[Event, Endpoint]], *, deliverable: bool, ordering_key: str, now: Any
+) -> list[int]:
+    """Write a Delivery per (event, endpoint) pair; the ids of those due now."""
+    deliveries = Delivery.objects.bulk_create(
+        Delivery(
+            event=event,
+            endpoint=endpoint,
+            ordering_key=ordering_key,
+            status=DeliveryStatus.PENDING if deliverable and endpoint.active else DeliveryStatus.SKIPPED,
+            next_attempt_at=now if deliverable and endpoint.active else None,
+            created_at=now,
+        )
+        for event, endpoint in pairs
+    )
+    skipped = sum(1 for d in deliveries if d.status == DeliveryStatus.SKIPPED)
+    metrics.deliveries_counted_on_commit(metrics.SKIPPED, skipped)
+    return [d.pk for d in deliveries if d.status == DeliveryStatus.PENDING]
 
 
 # A transaction that records many changes (an import, a whole written with its parts) publishes
