@@ -87,6 +87,7 @@ def test_one_warning_goes_out_once_the_streak_crosses_both_thresholds(
     assert endpoint.public_id in warning.body
     assert f"Failing since: {endpoint.failing_since:%Y-%m-%d %H:%M:%S} UTC" in warning.body
     assert "HTTP 503" in warning.body and "upstream is down" in warning.body
+    assert endpoint.failing_since is not None
     disable_at = endpoint.failing_since + timedelta(seconds=432000)
     assert f"disabled at {disable_at:%Y-%m-%d %H:%M:%S} UTC" in warning.body
     assert f"/developers/webhooks/{endpoint.public_id}" in warning.body
