@@ -82,7 +82,8 @@ def test_an_empty_list_says_so(admin: Client, page: str, empty: str) -> None:
 def test_a_long_list_is_paginated(admin: Client, organization: Organization) -> None:
     LocationFactory.create_batch(51, organization=organization)
 
-    first, second = admin.get("/locations/").content.decode(), admin.get("/locations/?page=2").content.decode()
+    first = admin.get("/locations/").content.decode()
+    second = admin.get("/locations/?page=2").content.decode()
 
     assert first.count("<tr>") == 1 + 50 and second.count("<tr>") == 1 + 1
     assert "?page=2" in first
