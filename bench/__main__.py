@@ -1,10 +1,13 @@
 """`make bench`: measure the delivery pipeline end to end and write docs/benchmarks.md.
 
-See docs/benchmarks.md for what each figure means. Takes about two minutes.
+See docs/benchmarks.md for what each figure means. Takes about four minutes: the pipeline's
+figures (a)-(f), then (g), 1, 2 and 4 worker nodes sharing one outbox. `--only pipeline` or
+`--only scaling` runs one part.
 """
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 
@@ -19,6 +22,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md")
+    parser.add_argument("--only", choices=["pipeline", "scaling"], help="run one part only")
     args = parser.parse_args(argv)
 
     stack.environment_apply()
@@ -26,12 +30,44 @@ def main(argv: list[str]) -> int:
     import django
 
     django.setup()
-    from bench import report, scenarios
-
     stack.database_migrate()
     stack.queue_purge()
-    started = time.monotonic()
     receiver = stack.Receiver()
+    try:
+        if args.only != "scaling":
+            pipeline(receiver, workers=args.workers, write=not args.no_write)
+        if args.only != "pipeline":
+            scale(receiver, write=not args.no_write)
+    finally:
+        receiver.close()
+        stack._stop_all()
+    return 0
+
+
+def scale(receiver: "stack.Receiver", *, write: bool) -> None:
+    from bench import report, scaling
+
+    host = report.machine()
+    started = time.monotonic()
+    runs = scaling.scaling(receiver)
+    rows = scaling.rows(runs)
+    command = " ".join(stack.procfile_command("worker")[1:])
+    notes = [f"Whole run: {time.monotonic() - started:.0f} s."]
+    print()
+    print(report.table(rows))
+    if write:
+        section = report.document(
+            rows, host, f"N x `celery {command}`, no beat", notes, title="Latest scaling run"
+        )
+        report.document_write(section, "scaling")
+        print(f"\nwritten to {report.DOC.relative_to(stack.ROOT)}")
+
+
+def pipeline(receiver: "stack.Receiver", *, workers: int, write: bool) -> None:
+    from bench import report, scenarios
+
+    started = time.monotonic()
+    pipeline_workers: list[subprocess.Popen[bytes]] = []
     try:
         host = report.machine()
         body, headers = scenarios.sample_body()
@@ -40,8 +76,7 @@ def main(argv: list[str]) -> int:
         save_none, save_three = scenarios.save_cost(receiver)
         print(f"(d) save(): {save_none:,.0f} µs alone, {save_three:,.0f} µs with 3 endpoints", flush=True)
         stack.queue_purge()  # the saves' tasks: their rows are gone already
-        stack.workers_start(args.workers)
-        stack.beat_start()
+        pipeline_workers = [*stack.workers_start(workers), stack.beat_start()]
         scenarios.throughput(receiver, "warmup", events_count=500, healthy=1)
         one = scenarios.throughput(receiver, "one", events_count=5000, healthy=1)
         print(f"(b) 5,000 x 1: {one.per_second:,.0f}/s", flush=True)
@@ -53,8 +88,8 @@ def main(argv: list[str]) -> int:
         print(f"(f) 9 healthy + 1 dead: {dead.per_second:,.0f}/s", flush=True)
         verified = receiver.stats()
     finally:
-        receiver.close()
-        stack._stop_all()
+        for process in pipeline_workers:
+            stack.stop(process)
 
     worst_ratio = min(one.per_second, ten.per_second) / raw
     rows = [
@@ -89,7 +124,7 @@ def main(argv: list[str]) -> int:
         ),
     ]
     command = " ".join(stack.procfile_command("worker")[1:])
-    setup = f"{args.workers} x `celery {command}`, plus beat"
+    setup = f"{workers} x `celery {command}`, plus beat"
     notes = [
         f"Duplicates received (at-least-once resends): {one.duplicates + ten.duplicates + dead.duplicates}.",
         f"Signatures checked by the receiver with `standardwebhooks`: {verified['verified']} verified, "
@@ -99,10 +134,9 @@ def main(argv: list[str]) -> int:
     print()
     print(report.table(rows))
     print("\n".join(notes))
-    if not args.no_write:
+    if write:
         report.document_write(report.document(rows, host, setup, notes))
         print(f"\nwritten to {report.DOC.relative_to(stack.ROOT)}")
-    return 0
 
 
 if __name__ == "__main__":

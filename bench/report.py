@@ -10,7 +10,7 @@ from pathlib import Path
 from bench.stack import REDIS, ROOT
 
 DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- bench:results -->", "<!-- /bench:results -->"
+SECTIONS = {"results": "bench:results", "scaling": "bench:scaling"}
 
 
 @dataclass
@@ -62,22 +62,22 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def document(rows: list[Row], host: dict[str, str], setup: str, notes: list[str]) -> str:
+def document(
+    rows: list[Row], host: dict[str, str], setup: str, notes: list[str], title: str = "Latest run"
+) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine_lines = "\n".join(f"- {name}: {value}" for name, value in host.items())
     note_lines = "\n".join(f"- {note}" for note in notes)
-    return (
-        f"{BEGIN}\n## Latest run: {when}\n\n{machine_lines}\n- Workers: {setup}\n\n"
-        f"{table(rows)}\n\n{note_lines}\n{END}"
-    )
+    return f"## {title}: {when}\n\n{machine_lines}\n- Workers: {setup}\n\n{table(rows)}\n\n{note_lines}\n"
 
 
-def document_write(section: str) -> None:
-    """Replace the results section of docs/benchmarks.md, keeping the prose around it."""
-    text = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    if BEGIN not in text:
-        text = text.rstrip() + f"\n\n{BEGIN}\n{END}\n"
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1] if END in rest else ""
+def document_write(section: str, name: str = "results") -> None:
+    """Replace one marked section of docs/benchmarks.md (`results`, `scaling`), keeping the rest."""
+    begin, end = f"<!-- {SECTIONS[name]} -->", f"<!-- /{SECTIONS[name]} -->"
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    if begin not in text:
+        text = text.rstrip() + f"\n\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1] if end in rest else "\n"
     DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(head + section + tail)
+    DOC.write_text(f"{head}{begin}\n{section}{end}{tail}")

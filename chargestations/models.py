@@ -2,7 +2,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from model_utils import FieldTracker
 
-from edrv_project.db import PublicModel
+from edrv_project.db import PublicModel, SavedWithItsEvents
 from organizations.models import Organization
 
 
@@ -154,7 +154,7 @@ class PriceComponentType(models.TextChoices):
     PARKING_TIME = "PARKING_TIME"
 
 
-class PriceComponent(models.Model):
+class PriceComponent(SavedWithItsEvents):
     """One part of a rate's price (OCPI PriceComponent); a rate has at most one of each type."""
 
     rate = models.ForeignKey(Rate, on_delete=models.CASCADE, related_name="price_components")

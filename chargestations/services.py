@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import models, transaction
 
 from chargestations.models import (
     Chargestation,
@@ -26,6 +26,7 @@ from chargestations.models import (
     Protocol,
     Rate,
 )
+from edrv_project.writes import children_replace, model_assign, model_save_unique
 from organizations.models import Organization
 
 LOCATION_FIELDS = (
@@ -64,25 +65,6 @@ CONNECTOR_FIELDS = (
 )
 RATE_FIELDS = ("name", "currency", "active", "minimum_amount", "meta_data")
 PRICE_COMPONENT_FIELDS = ("price", "tax", "step_size", "grace_period")
-
-
-def model_assign(*, instance: models.Model, data: Mapping[str, Any], fields: Sequence[str]) -> bool:
-    """Set the given fields that differ; True when anything changed (an unchanged PATCH saves nothing)."""
-    changed = False
-    for name in fields:
-        if name in data and getattr(instance, name) != data[name]:
-            setattr(instance, name, data[name])
-            changed = True
-    return changed
-
-
-def model_save_unique(*, instance: models.Model, field: str, message: str) -> None:
-    # A savepoint, so that a lost race leaves the caller's transaction usable.
-    try:
-        with transaction.atomic():
-            instance.save()
-    except IntegrityError as exc:
-        raise ValidationError({field: message}) from exc
 
 
 def organization_match_check(*, organization_id: int, related: models.Model | None, field: str) -> None:
@@ -290,17 +272,11 @@ def _price_components_replace(*, rate: Rate, components: Sequence[Mapping[str, A
     Components refer to the rate by id: each of their events then reads the rate afresh, never a
     copy of its components cached before the change.
     """
-    wanted = {component["type"]: component for component in components}
-    existing = {pc.type: pc for pc in PriceComponent.objects.filter(rate_id=rate.pk)}
-    for type_, component in existing.items():
-        if type_ not in wanted:
-            component.delete()
-    for type_, values in wanted.items():
-        component = existing.get(type_) or PriceComponent(rate_id=rate.pk, type=type_)
-        if (
-            model_assign(instance=component, data=values, fields=PRICE_COMPONENT_FIELDS)
-            or component.pk is None
-        ):
-            component.save()
+    children_replace(
+        existing={pc.type: pc for pc in PriceComponent.objects.filter(rate_id=rate.pk)},
+        wanted={component["type"]: component for component in components},
+        new=lambda type_: PriceComponent(rate_id=rate.pk, type=type_),
+        fields=PRICE_COMPONENT_FIELDS,
+    )
     # The instance may carry the components a selector prefetched: they are stale now.
     rate._prefetched_objects_cache = {}  # type: ignore[attr-defined]

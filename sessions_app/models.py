@@ -2,7 +2,7 @@ from django.db import models
 from model_utils import FieldTracker
 
 from chargestations.models import Chargestation, Connector, Rate
-from edrv_project.db import PublicModel
+from edrv_project.db import PublicModel, SavedWithItsEvents
 from organizations.models import Organization
 
 
@@ -31,7 +31,7 @@ class TokenType(models.TextChoices):
     VIRTUAL = "VIRTUAL"
 
 
-class IdTag(models.Model):
+class IdTag(SavedWithItsEvents):
     """An RFID card or virtual token a driver identifies with (OCPP idTag, at most 20 chars)."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="id_tags")

@@ -13,7 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from chargestations.models import Chargestation, Connector, Rate
-from chargestations.services import model_assign, model_save_unique, organization_match_check
+from chargestations.services import organization_match_check
+from edrv_project.writes import children_replace, model_assign, model_save_unique
 from organizations.models import Organization
 from sessions_app import charging
 from sessions_app.models import Driver, IdTag, Session
@@ -92,16 +93,13 @@ def _id_tags_replace(*, driver: Driver, tags: Sequence[Mapping[str, Any]]) -> No
     )
     if taken:
         raise ValidationError({"id_tags": [_token_taken(token) for token in sorted(taken)]})
-    existing = {tag.token: tag for tag in IdTag.objects.filter(driver_id=driver.pk)}
-    for token, tag in existing.items():
-        if token not in wanted:
-            tag.delete()
-    for token, values in wanted.items():
-        tag = existing.get(token) or IdTag(
-            organization_id=driver.organization_id, driver_id=driver.pk, token=token
-        )
-        if model_assign(instance=tag, data=values, fields=ID_TAG_FIELDS) or tag.pk is None:
-            model_save_unique(instance=tag, field="id_tags", message=_token_taken(token))
+    children_replace(
+        existing={tag.token: tag for tag in IdTag.objects.filter(driver_id=driver.pk)},
+        wanted=wanted,
+        new=lambda token: IdTag(organization_id=driver.organization_id, driver_id=driver.pk, token=token),
+        fields=ID_TAG_FIELDS,
+        save=lambda tag: model_save_unique(instance=tag, field="id_tags", message=_token_taken(tag.token)),
+    )
     # The instance may carry the tokens a selector prefetched: they are stale now.
     driver._prefetched_objects_cache = {}  # type: ignore[attr-defined]
 

@@ -120,6 +120,7 @@ def endpoint_enable(*, endpoint: Endpoint) -> Endpoint:
     endpoint.disabled_at = None
     endpoint.failing_since = None
     endpoint.consecutive_failures = 0
+    endpoint.failing_warned_at = None
     endpoint.save(
         update_fields=[
             "active",
@@ -127,6 +128,7 @@ def endpoint_enable(*, endpoint: Endpoint) -> Endpoint:
             "disabled_at",
             "failing_since",
             "consecutive_failures",
+            "failing_warned_at",
             "updated_at",
         ]
     )
@@ -159,7 +161,9 @@ def outcomes_record(outcomes: Iterable[tuple[Endpoint, bool, bool, object]]) -> 
 
     A success ends the streak. An endpoint answering 410 Gone is disabled at once; one with no
     success for WEBHOOKS_DISABLE_AFTER seconds and at least WEBHOOKS_DISABLE_MIN_FAILURES failed
-    attempts in a row is disabled, with one alert email.
+    attempts in a row is disabled, with one alert email. Before that, one with no success for
+    WEBHOOKS_WARN_AFTER seconds and at least WEBHOOKS_WARN_MIN_FAILURES failed attempts gets one
+    early-warning email per streak.
     """
     now = timezone.now()
     per_endpoint: dict[int, list[tuple[bool, bool]]] = defaultdict(list)
@@ -170,8 +174,10 @@ def outcomes_record(outcomes: Iterable[tuple[Endpoint, bool, bool, object]]) -> 
             endpoint_disable(endpoint_id=endpoint_id, reason="The endpoint answered 410 Gone.", alert=True)
         elif any(ok for ok, _ in results):
             Endpoint.objects.filter(pk=endpoint_id).filter(
-                Q(consecutive_failures__gt=0) | Q(failing_since__isnull=False)
-            ).update(consecutive_failures=0, failing_since=None)
+                Q(consecutive_failures__gt=0)
+                | Q(failing_since__isnull=False)
+                | Q(failing_warned_at__isnull=False)
+            ).update(consecutive_failures=0, failing_since=None, failing_warned_at=None)
         else:
             _failures_add(endpoint_id, len(results), now)
 
@@ -180,15 +186,34 @@ def _failures_add(endpoint_id: int, count: int, now: datetime) -> None:
     Endpoint.objects.filter(pk=endpoint_id).update(
         consecutive_failures=F("consecutive_failures") + count, failing_since=Coalesce("failing_since", now)
     )
-    endpoint = Endpoint.objects.only("failing_since", "consecutive_failures", "active").get(pk=endpoint_id)
-    failing_for = (now - endpoint.failing_since).total_seconds() if endpoint.failing_since else 0
-    if (
-        endpoint.active
-        and failing_for >= settings.WEBHOOKS_DISABLE_AFTER
-        and endpoint.consecutive_failures >= settings.WEBHOOKS_DISABLE_MIN_FAILURES
-    ):
+    endpoint = Endpoint.objects.only(
+        "failing_since", "consecutive_failures", "active", "failing_warned_at"
+    ).get(pk=endpoint_id)
+    if not endpoint.active or endpoint.failing_since is None:
+        return
+    failing_for = (now - endpoint.failing_since).total_seconds()
+    failures = endpoint.consecutive_failures
+    if failing_for >= settings.WEBHOOKS_DISABLE_AFTER and failures >= settings.WEBHOOKS_DISABLE_MIN_FAILURES:
         reason = (
             f"No successful delivery since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC "
-            f"({endpoint.consecutive_failures} failed attempts in a row)."
+            f"({failures} failed attempts in a row)."
         )
         endpoint_disable(endpoint_id=endpoint_id, reason=reason, alert=True)
+    elif (
+        endpoint.failing_warned_at is None
+        and failing_for >= settings.WEBHOOKS_WARN_AFTER
+        and failures >= settings.WEBHOOKS_WARN_MIN_FAILURES
+    ):
+        _failing_warn(endpoint_id, failing_since=endpoint.failing_since, now=now)
+
+
+def _failing_warn(endpoint_id: int, *, failing_since: datetime, now: datetime) -> None:
+    """Warn the owners once per streak: only the worker that marks the streak as warned sends it."""
+    with transaction.atomic():
+        marked = Endpoint.objects.filter(
+            pk=endpoint_id, active=True, failing_since=failing_since, failing_warned_at__isnull=True
+        ).update(failing_warned_at=now)
+        if marked:
+            transaction.on_commit(lambda: alerts.endpoint_failing_send(endpoint_id=endpoint_id), robust=True)
+    if marked:
+        logger.warning("webhooks.endpoint.failing", extra={"endpoint_pk": endpoint_id})

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -33,6 +34,30 @@ _live: set["_Server"] = set()
 def _pdeathsig() -> list[str]:
     setpriv = shutil.which("setpriv")
     return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
+
+
+def _server_spawn(command: list[str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """A server in its own session, its output appended to `log_path`."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=True,
+        )
+
+
+def _ready_wait(
+    process: subprocess.Popen[bytes], ready: Callable[[], bool], *, timeout: float, failure: str
+) -> None:
+    """Poll `ready` until it says yes; fail at once if the server exits, or at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(failure)
+        time.sleep(0.05)
 
 
 def postgres_bin() -> Path | None:
@@ -113,23 +138,18 @@ class PostgresCluster(_Server):
             "max_connections": "200",
         }
         options = [arg for name, value in settings.items() for arg in ("-c", f"{name}={value}")]
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
+        self.process = _server_spawn(
             self._command([*_pdeathsig(), str(self.bindir / "postgres"), "-D", str(self.data), *options]),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            self.log_path,
             cwd=self.dir,
-            start_new_session=True,
         )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while self._run(
-            [str(self.bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], check=False
-        ).returncode:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"PostgreSQL did not start; see {self.log_path}")
-            time.sleep(0.1)
+        ready = [str(self.bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)]
+        _ready_wait(
+            self.process,
+            lambda: self._run(ready, check=False).returncode == 0,
+            timeout=timeout,
+            failure=f"PostgreSQL did not start; see {self.log_path}",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """A clean stop (`fast`: sessions are cut, committed work is kept)."""
@@ -189,24 +209,21 @@ class RedisServer(_Server):
     def start(self, timeout: float = 10) -> None:
         command = [*_pdeathsig(), self.executable, "--port", str(self.port), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no", "--dir", str(self.dir), "--logfile", ""]
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        client = self.client()
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                try:
-                    client.ping()
-                    return
-                except redis.ConnectionError:
-                    if self.process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"redis-server did not start; see {self.log_path}") from None
-                    time.sleep(0.05)
-        finally:
-            client.close()
+        self.process = _server_spawn(command, self.log_path)
+
+        def answers() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.ConnectionError:
+                return False
+
+        with contextlib.closing(self.client()) as client:
+            _ready_wait(
+                self.process,
+                answers,
+                timeout=timeout,
+                failure=f"redis-server did not start; see {self.log_path}",
+            )
 
     def stop(self, save: bool = False) -> None:
         """Shut down; with `save`, what it held is back at the next start."""

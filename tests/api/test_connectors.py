@@ -3,7 +3,8 @@ from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
 from chargestations.models import Connector
-from chargestations.services import connector_create, model_save_unique
+from chargestations.services import connector_create
+from edrv_project.writes import model_save_unique
 from organizations.models import Organization
 from tests.factories import ChargestationFactory, ConnectorFactory, RateFactory
 

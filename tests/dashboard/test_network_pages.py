@@ -64,3 +64,26 @@ def test_the_navigation_marks_the_current_page(admin: Client) -> None:
     html = admin.get("/sessions/").content.decode()
     assert re.search(r'<a href="/sessions/" aria-current="page">Sessions</a>', html)
     assert html.count('aria-current="page"') == 1
+
+
+@pytest.mark.parametrize(
+    ("page", "empty"),
+    [
+        ("/locations/", "No locations yet."),
+        ("/chargestations/", "No chargestations yet."),
+        ("/sessions/", "No sessions yet."),
+    ],
+)
+def test_an_empty_list_says_so(admin: Client, page: str, empty: str) -> None:
+    text = words(admin, page)
+    assert empty in text and "<table" not in admin.get(page).content.decode()
+
+
+def test_a_long_list_is_paginated(admin: Client, organization: Organization) -> None:
+    LocationFactory.create_batch(51, organization=organization)
+
+    first = admin.get("/locations/").content.decode()
+    second = admin.get("/locations/?page=2").content.decode()
+
+    assert first.count("<tr>") == 1 + 50 and second.count("<tr>") == 1 + 1
+    assert "?page=2" in first

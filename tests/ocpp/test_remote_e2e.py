@@ -36,7 +36,10 @@ SESSION_EVENTS = [
 ]
 
 
-def subscribe(receiver: Receiver, organization: Organization) -> None:
+@pytest.fixture
+def session_events(receiver: Receiver, celery_worker: StartProcess, organization: Organization) -> None:
+    """A worker, and an endpoint for session events at the receiver's /sessions."""
+    celery_worker(**FAST)
     endpoint = EndpointFactory.create(
         organization=organization, url=receiver.url("/sessions"), events=SESSION_EVENTS
     )
@@ -58,16 +61,13 @@ def start_body(network: Network) -> dict[str, Any]:
     }
 
 
+@pytest.mark.usefixtures("session_events")
 def test_a_remote_start_and_a_remote_stop_run_a_session(
     receiver: Receiver,
-    celery_worker: StartProcess,
     network: Network,
-    organization: Organization,
     api: APIClient,
 ) -> None:
-    # Given a connected charger, a worker and an endpoint for session events
-    celery_worker(**FAST)
-    subscribe(receiver, organization)
+    # Given a connected charger, a worker and an endpoint for session events (the fixture)
 
     # When the API starts a session, the charger starts it, the API stops it, the charger stops it
     async def scenario() -> tuple[Any, ...]:
@@ -108,11 +108,10 @@ def test_a_remote_start_and_a_remote_stop_run_a_session(
     ],
     ids=["rejected", "no answer", "offline"],
 )
+@pytest.mark.usefixtures("session_events")
 def test_a_remote_start_that_fails_is_a_start_failure(
     receiver: Receiver,
-    celery_worker: StartProcess,
     network: Network,
-    organization: Organization,
     api: APIClient,
     settings: Settings,
     answers: Answers | None,
@@ -120,8 +119,6 @@ def test_a_remote_start_that_fails_is_a_start_failure(
 ) -> None:
     # Given a charger that refuses, answers too late, or is not connected
     settings.OCPP_COMMAND_TIMEOUT = 1
-    celery_worker(**FAST)
-    subscribe(receiver, organization)
 
     # When the API starts a session on it
     async def scenario() -> Any:
@@ -151,11 +148,10 @@ def test_a_remote_start_that_fails_is_a_start_failure(
     ],
     ids=["rejected", "no answer", "offline"],
 )
+@pytest.mark.usefixtures("session_events")
 def test_a_remote_stop_that_fails_is_a_stop_failure(
     receiver: Receiver,
-    celery_worker: StartProcess,
     network: Network,
-    organization: Organization,
     api: APIClient,
     settings: Settings,
     answers: Answers | None,
@@ -163,8 +159,6 @@ def test_a_remote_stop_that_fails_is_a_stop_failure(
 ) -> None:
     # Given a session the charger started, then a charger that refuses, answers late, or left
     settings.OCPP_COMMAND_TIMEOUT = 1
-    celery_worker(**FAST)
-    subscribe(receiver, organization)
 
     async def scenario() -> Any:
         async with charger_at(network.station.endpoint, answers=answers or Answers()) as charger:
@@ -196,18 +190,15 @@ def test_a_remote_stop_that_fails_is_a_stop_failure(
     ]
 
 
+@pytest.mark.usefixtures("session_events")
 def test_a_remote_start_that_never_starts_is_cancelled(
     receiver: Receiver,
-    celery_worker: StartProcess,
     network: Network,
-    organization: Organization,
     api: APIClient,
     settings: Settings,
 ) -> None:
     # Given a cancel delay shortened to 2 seconds, and a charger that accepts a remote start
     settings.OCPP_CANCEL_AFTER = 2
-    celery_worker(**FAST)
-    subscribe(receiver, organization)
 
     # When the API starts a session, and the car is never plugged in
     async def scenario() -> tuple[Any, list[Any]]:
