@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from organizations.models import Organization
-from webhooks import alerts, signing
+from webhooks import alerts, metrics, signing
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
 
 logger = logging.getLogger(__name__)
@@ -147,9 +147,10 @@ def endpoint_disable(*, endpoint_id: int, reason: str, alert: bool = False) -> b
         )
         if not disabled:
             return False
-        Delivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING).update(
+        skipped = Delivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING).update(
             status=DeliveryStatus.SKIPPED, next_attempt_at=None, claimed_until=None
         )
+        metrics.deliveries_counted_on_commit(metrics.SKIPPED, skipped)
         if alert:
             transaction.on_commit(lambda: alerts.endpoint_disabled_send(endpoint_id=endpoint_id), robust=True)
     logger.warning("webhooks.endpoint.disabled", extra={"endpoint_pk": endpoint_id, "reason": reason})

@@ -21,6 +21,7 @@ from organizations.models import Organization
 from tests.e2e.receiver import Receiver
 from tests.factories import EndpointFactory, LocationFactory
 from webhooks import delivery
+from webhooks.endpoints import endpoint_disable
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 
 pytestmark = pytest.mark.django_db
@@ -256,6 +257,23 @@ def test_deliveries_recorded_as_skipped_are_counted(
     assert Delivery.objects.get().status == DeliveryStatus.SKIPPED
     after = scrape()
     assert increase(before, after, "webhooks_deliveries_total", outcome="skipped") == 1
+
+
+def test_deliveries_pending_when_their_endpoint_is_disabled_are_counted_as_skipped(
+    organization: Organization, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    # Given an active endpoint with two deliveries pending
+    endpoint = EndpointFactory.create(organization=organization, events=["location.created"])
+    LocationFactory.create_batch(2, organization=organization)
+    before = scrape()
+
+    # When it is disabled
+    with django_capture_on_commit_callbacks(execute=True):
+        endpoint_disable(endpoint_id=endpoint.pk, reason="by hand")
+
+    # Then both became skipped, and were counted so
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SKIPPED}
+    assert increase(before, scrape(), "webhooks_deliveries_total", outcome="skipped") == 2
 
 
 def test_a_change_rolled_back_counts_no_event(
