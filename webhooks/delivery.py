@@ -140,11 +140,14 @@ def _within_rate_limits(
     """Keep an endpoint's `rate_limit` (deliveries per second): the excess waits a second.
 
     The budget counts what was attempted in the last second and what is in flight, across every
-    worker; claims racing in the same instant may overshoot it slightly.
+    worker. Claims for one rate-limited endpoint take turns (a transaction-scoped advisory lock on
+    PostgreSQL; SQLite runs one write transaction at a time), so that each counts what the one
+    before it leased.
     """
     limits = {pk: e.rate_limit for pk, e in targets.items() if e.rate_limit}
     if not limits:
         return picked
+    _claims_take_turns(sorted(limits))
     busy = Counter(
         dict(
             Delivery.objects.filter(endpoint_id__in=limits)
@@ -166,6 +169,24 @@ def _within_rate_limits(
         Delivery.objects.filter(id__in=deferred).update(next_attempt_at=now + timedelta(seconds=1))
         transaction.on_commit(lambda: queue.deliveries_enqueue(deferred, countdown=1), robust=True)
     return kept
+
+
+# The advisory lock key space of rate-limited claims: (this, endpoint id).
+_RATE_LIMIT_LOCKS = 0x65647276
+
+
+def _claims_take_turns(endpoint_ids: list[int]) -> None:
+    """Wait for other claims of these endpoints to commit; held until this transaction ends.
+
+    Not a row lock on the endpoint: disabling an endpoint locks its row, then its pending
+    deliveries, which a claim may hold; an advisory lock cannot deadlock with that. Taken in id
+    order, so that two claims cannot wait on each other.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for endpoint_id in endpoint_ids:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_RATE_LIMIT_LOCKS, endpoint_id])
 
 
 def deliveries_send(*, delivery_ids: list[int] | None = None) -> int:
