@@ -11,10 +11,10 @@ from django.http import HttpRequest
 from chargestations.models import Chargestation, Location
 from webhooks.catalog import SUBSCRIBABLE
 from webhooks.custom_headers import HeaderError, headers_validate
+from webhooks.destinations import DestinationRefused, destination_check
 from webhooks.endpoints import DISABLED_BY_USER, endpoint_disable, endpoint_enable
 from webhooks.examples import endpoint_send_test
 from webhooks.filters import FilterError, filter_validate
-from webhooks.http import DestinationRefused, destination_check
 from webhooks.models import Attempt, Delivery, Endpoint, Event
 from webhooks.redelivery import delivery_resend
 from webhooks.scopes import scope_ids_check

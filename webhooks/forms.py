@@ -12,7 +12,7 @@ from django.core.validators import URLValidator, validate_email
 from django.utils import timezone
 
 from chargestations.models import Chargestation, Location
-from webhooks import http
+from webhooks import destinations
 from webhooks.catalog import EVENT_TYPES, SUBSCRIBABLE, Category, EventType
 from webhooks.custom_headers import MAX_HEADERS, HeaderError, headers_as_text, headers_from_text
 from webhooks.filters import FilterError, filter_validate
@@ -56,7 +56,7 @@ def _grouped(selected: set[str]) -> list[EventGroup]:
 class EndpointForm(forms.Form):
     url = forms.CharField(
         label="Endpoint URL",
-        max_length=http.MAX_URL_LENGTH,
+        max_length=destinations.MAX_URL_LENGTH,
         widget=forms.URLInput(attrs={"placeholder": "https://example.com/webhooks/edrv"}),
         help_text="HTTPS, on a public address. Every event is POSTed here, signed.",
     )
@@ -156,8 +156,8 @@ class EndpointForm(forms.Form):
         except ValidationError:
             raise ValidationError("Enter a valid URL, e.g. https://example.com/hooks.") from None
         try:
-            http.destination_check(url)
-        except http.DestinationRefused as refused:
+            destinations.destination_check(url)
+        except destinations.DestinationRefused as refused:
             raise ValidationError(f"This URL cannot receive webhooks: {refused.reason}.") from None
         return url
 

@@ -14,7 +14,7 @@ from rest_framework import serializers
 
 from chargestations.models import Chargestation, Location
 from organizations.serializers import ApiDateTimeField
-from webhooks import http, signing
+from webhooks import destinations, signing
 from webhooks.catalog import EVENT_TYPES, SUBSCRIBABLE
 from webhooks.delivery_options import (
     CHARGESTATIONS_HELP,
@@ -120,9 +120,9 @@ class WebhookCreatedSerializer(WebhookSerializer):
 
 class _WebhookInputSerializer(serializers.Serializer):
     url = serializers.CharField(
-        max_length=http.MAX_URL_LENGTH,
+        max_length=destinations.MAX_URL_LENGTH,
         help_text="HTTPS, on a public address.",
-        error_messages={"max_length": f"A URL may be at most {http.MAX_URL_LENGTH} characters long."},
+        error_messages={"max_length": f"A URL may be at most {destinations.MAX_URL_LENGTH} characters long."},
     )
     events = serializers.ListField(
         child=serializers.CharField(max_length=100),
@@ -159,8 +159,8 @@ class _WebhookInputSerializer(serializers.Serializer):
         except DjangoValidationError:
             raise serializers.ValidationError("Enter a valid URL, e.g. https://example.com/hooks.") from None
         try:
-            http.destination_check(value)
-        except http.DestinationRefused as refused:
+            destinations.destination_check(value)
+        except destinations.DestinationRefused as refused:
             message = f"This URL cannot receive webhooks: {refused.reason}."
             raise serializers.ValidationError(message) from None
         return value

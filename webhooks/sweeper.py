@@ -1,7 +1,7 @@
 """The safety net: deliveries that are due but that no worker was told about, and old rows.
 
 Running it twice at once (two beat schedulers) is safe: it only enqueues ids, and a worker
-sends a delivery only after leasing it (see `delivery.deliveries_claim`).
+sends a delivery only after leasing it (see `claims.deliveries_claim`).
 """
 
 import logging
@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from webhooks import queue
-from webhooks.delivery import claimable
+from webhooks.claims import claimable
 from webhooks.models import Attempt, Event, IdempotencyRecord
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from chargestations.models import Chargestation
 from organizations.models import Organization
 from tests.e2e.receiver import Receiver, hang, ok, sequence, status
 from tests.factories import ChargestationFactory, EndpointFactory, LocationFactory
-from webhooks import delivery
+from webhooks import claims, delivery
 from webhooks.endpoints import endpoint_rotate_secret
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 
@@ -267,7 +267,7 @@ def test_a_rate_limit_caps_the_deliveries_started_per_second(
     for _ in range(5):  # locations: no ordering chain holds any of them back
         LocationFactory.create(organization=station.organization)
 
-    claimed = delivery.deliveries_claim()
+    claimed = claims.deliveries_claim()
 
     assert sum(d.endpoint_id == limited.pk for d in claimed) == 2
     assert sum(d.endpoint_id == free.pk for d in claimed) == 5

@@ -21,7 +21,7 @@ from django.core.exceptions import ImproperlyConfigured
 from pytest_django.fixtures import Settings
 
 from webhooks import http
-from webhooks.http import DestinationRefused, destination_check
+from webhooks.destinations import DestinationRefused, destination_check
 
 Reply = tuple[int, dict[str, str], bytes]
 HEADERS = {"content-type": "application/json", "webhook-id": "evt_1", "webhook-signature": "v1,c2ln"}
