@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Model, QuerySet
 from rest_framework import serializers
 
+from edrv_project.text import NUL_REFUSED, has_nul
 from organizations.models import Organization
 
 ISO_CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -59,6 +60,12 @@ class NumberField(serializers.DecimalField):
 class JsonObjectField(serializers.DictField):
     """A JSON object (meta_data, opening_hours, metrics...): a list or a string is a 400."""
 
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        value: dict[str, Any] = super().to_internal_value(data)
+        if has_nul(value):
+            raise serializers.ValidationError(NUL_REFUSED)
+        return value
+
 
 class OrganizationScopedField(serializers.SlugRelatedField):
     """Another object referenced by its `_id`, looked up only in the caller's organization.
@@ -92,7 +99,7 @@ class OrganizationScopedField(serializers.SlugRelatedField):
         return self.scoped_queryset.filter(**{self.organization_path: organization})
 
     def to_internal_value(self, data: Any) -> Model:
-        if not isinstance(data, str):
+        if not isinstance(data, str) or has_nul(data):
             self.fail("invalid")
         found = self.get_queryset().filter(public_id=data).first()
         if found is None:

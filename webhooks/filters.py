@@ -25,6 +25,8 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from edrv_project.text import has_nul
+
 # One sentinel for "no such field": distinct from a field that is present and null.
 MISSING: Any = object()
 
@@ -61,6 +63,8 @@ def filter_compile(value: Any) -> Callable[[dict[str, Any]], bool]:
         ) from None
     if length > MAX_LENGTH:
         raise FilterError("", f"A filter may be at most {MAX_LENGTH} characters of JSON ({length} given).")
+    if has_nul(value):
+        raise FilterError("", "Text in a filter may not contain null characters (U+0000).")
     if not value:
         return lambda envelope: True
     compiler = _Compiler()

@@ -173,6 +173,13 @@ class CeleryProcess:
             self._wait(10)
         self._forget()
 
+    def pause(self) -> None:
+        """SIGSTOP: the process holds what it holds and takes nothing more until `resume()`."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
     def restart(self, timeout: float = 30) -> "CeleryProcess":
         self.stop()
         return self.start(timeout)

@@ -31,7 +31,7 @@ from webhooks.models import Delivery, DeliveryStatus, Event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-# Slower than the load, so that tasks are waiting on the broker when it loses them.
+# Slower than the load, so that tasks pile up on the broker.
 SLOW = Reply(200, delay=0.1)
 
 
@@ -62,16 +62,20 @@ def test_a_broker_that_loses_every_queued_task_under_load_loses_no_event(
     # A crashed worker comes back as under systemd or Kubernetes would bring it back.
     supervisor = Supervisor(lambda: [worker, beat]).start()
 
-    # When changes commit at 20/s for 3 s and, halfway, the broker loses everything it holds
+    # When changes commit at 20/s for 3 s and, halfway, the broker loses everything it holds. The
+    # worker is paused for a second before, so that tasks are certainly waiting on the broker.
     load = ServiceLoad(
         organization_id=target.organization_id, rate=20, count=60, prefix="s2", station_ids=target.station_ids
     ).start()
-    time.sleep(1.5)
+    time.sleep(0.5)
+    worker.pause()
+    time.sleep(1.0)
     fault = Window()
     fault.open()
     queued = _queued(broker, redis)
     _empty(broker, redis)
     fault.close()
+    worker.resume()
     load.join(30)
 
     # Then every committed event reaches the endpoint, and nothing else does
