@@ -6,8 +6,11 @@ broker outage does not add a connect timeout to every save.
 
 A committed change does not wait for the broker at all: `deliveries_enqueue_soon` hands the ids
 to this process's publisher thread, which publishes whatever has piled up (many changes, one
-task per batch). Ids still waiting when the process dies are not lost: their deliveries are due
-in the database, and the sweeper enqueues them.
+task per batch): at once when it was idle, at most every PUBLISH_INTERVAL under a stream of
+commits, so that a busy web process publishes fewer, fuller tasks (a publish costs about a
+millisecond of CPU; the interval adds at most 20 ms to a delivery, and only under load).
+Ids still waiting when the process dies are not lost: their deliveries are due in the
+database, and the sweeper enqueues them.
 """
 
 import atexit
@@ -23,6 +26,8 @@ from kombu.exceptions import OperationalError as BrokerError
 logger = logging.getLogger(__name__)
 
 _BACKOFF_SECONDS = 5.0
+# The publisher thread publishes at most this often (seconds): a burst of commits shares tasks.
+PUBLISH_INTERVAL = 0.02
 _broker_down_until = 0.0
 
 
@@ -76,10 +81,17 @@ class _Publisher:
             deliveries_enqueue(ids)
 
     def _run(self) -> None:
+        last = 0.0
         while True:
             with self.ready:
                 while not self.pending:
                     self.ready.wait()
+            # Idle, it publishes at once; under a stream of commits, at most once per interval,
+            # each publish carrying every id that came in meanwhile (fewer, fuller tasks).
+            pause = last + PUBLISH_INTERVAL - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            last = time.monotonic()
             try:
                 self.flush()
             except Exception:

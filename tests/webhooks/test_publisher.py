@@ -1,0 +1,80 @@
+"""Publishing due deliveries to the broker, off the request path: at once when idle, and in
+fuller tasks under a stream of commits (the publisher thread publishes at most once per
+PUBLISH_INTERVAL), every delivery exactly once.
+
+The broker is a real one: a folder (kombu's filesystem transport) of this test's own.
+"""
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import transaction
+
+from edrv_project.celery import app
+from organizations.models import Organization
+from tests.e2e.broker import filesystem_broker, publishing_to
+from tests.factories import EndpointFactory
+from webhooks import events, queue
+from webhooks.models import Delivery
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Iterator[Path]:
+    with publishing_to(app, filesystem_broker(tmp_path / "broker")):
+        yield tmp_path / "broker"
+
+
+def published(folder: Path) -> list[list[int]]:
+    """The delivery ids of each task waiting in the folder."""
+    tasks = []
+    for message in sorted(folder.glob("*.msg")):
+        args = json.loads(base64.b64decode(json.loads(message.read_text())["body"]))[0]
+        tasks.append(args[0])
+    return tasks
+
+
+def wait_for_ids(folder: Path, count: int, timeout: float = 10) -> list[list[int]]:
+    deadline = time.monotonic() + timeout
+    while sum(len(ids) for ids in published(folder)) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return published(folder)
+
+
+def record(organization: Organization) -> None:
+    with transaction.atomic():
+        events.events_record(organization_id=organization.pk, items=[("location.created", {"name": "x"})])
+
+
+def test_an_idle_process_publishes_a_commit_at_once(organization: Organization, folder: Path) -> None:
+    EndpointFactory.create(organization=organization, events=["location.created"])
+    time.sleep(queue.PUBLISH_INTERVAL * 2)  # idle
+
+    committed = time.monotonic()
+    record(organization)
+    [task] = wait_for_ids(folder, 1)
+
+    assert time.monotonic() - committed < queue.PUBLISH_INTERVAL + 0.5
+    assert task == list(Delivery.objects.values_list("pk", flat=True))
+
+
+def test_a_stream_of_commits_shares_tasks_and_loses_no_delivery(
+    organization: Organization, folder: Path
+) -> None:
+    EndpointFactory.create(organization=organization, events=["location.created"])
+
+    started = time.monotonic()
+    for _ in range(30):
+        record(organization)
+    took = time.monotonic() - started
+    tasks = wait_for_ids(folder, 30)
+
+    sent = sorted(pk for ids in tasks for pk in ids)
+    assert sent == sorted(Delivery.objects.values_list("pk", flat=True))  # each once
+    # At most one publish per interval while the commits kept coming, plus the one after.
+    assert len(tasks) <= took / queue.PUBLISH_INTERVAL + 2, (len(tasks), took)
