@@ -57,7 +57,11 @@ def scale(receiver: "stack.Receiver", *, write: bool) -> None:
     print(report.table(rows))
     if write:
         section = report.document(
-            rows, host, f"N x `celery {command}`, no beat", notes, title="Latest scaling run"
+            rows,
+            host,
+            f"N x `celery {command}` with WEBHOOKS_CONCURRENCY={scaling.SENDERS}, no beat",
+            notes,
+            title="Latest scaling run",
         )
         report.document_write(section, "scaling")
         print(f"\nwritten to {report.DOC.relative_to(stack.ROOT)}")

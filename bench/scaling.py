@@ -16,6 +16,10 @@ from bench.stack import Receiver
 NODES = (1, 2, 4)
 EVENTS = 1000
 ENDPOINTS = 10
+# Sender threads per node. The default (16) suits one worker process per core; four processes on
+# two cores then run 64 senders and lose about a tenth to contention (docs/benchmarks.md), so the
+# runs use the sizing docs/operations.md gives for more processes than cores.
+SENDERS = 8
 
 
 @dataclass
@@ -28,7 +32,7 @@ def scaling(receiver: Receiver, nodes: tuple[int, ...] = NODES) -> list[Run]:
     runs = []
     for count in nodes:
         stack.queue_purge()
-        workers = stack.workers_start(count)
+        workers = stack.workers_start(count, {"WEBHOOKS_CONCURRENCY": str(SENDERS)})
         try:
             scenarios.throughput(receiver, f"scale-warmup{count}", events_count=100, healthy=1)
             result = scenarios.throughput(
