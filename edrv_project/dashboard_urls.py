@@ -11,6 +11,7 @@ from chargestations.views import ChargestationListView, LocationListView
 from organizations.views import ApiKeyRevokeView, ApiKeysView, DashboardLoginView, OverviewView
 from sessions_app.views import SessionListView
 from webhooks import views as webhooks
+from webhooks.event_type_views import EventTypeDetailView, EventTypeListView
 
 ENDPOINT = r"^developers/webhooks/(?P<wh_id>wh_[0-9A-Za-z]+)/"
 ENDPOINT_ACTIONS = {
@@ -34,6 +35,10 @@ urlpatterns = [
     # Names start with "dashboard-": the API's router already names "webhook-list" and the like.
     path("developers/webhooks/", webhooks.EndpointListView.as_view(), name="dashboard-webhooks"),
     path("developers/webhooks/new", webhooks.EndpointCreateView.as_view(), name="dashboard-webhook-new"),
+    path("developers/event-types/", EventTypeListView.as_view(), name="dashboard-event-types"),
+    path(
+        "developers/event-types/<str:type_name>", EventTypeDetailView.as_view(), name="dashboard-event-type"
+    ),
     re_path(ENDPOINT + "$", webhooks.EndpointDetailView.as_view(), name="dashboard-webhook"),
     re_path(ENDPOINT + "edit$", webhooks.EndpointEditView.as_view(), name="dashboard-webhook-edit"),
     re_path(ENDPOINT + "secret$", webhooks.EndpointSecretView.as_view(), name="dashboard-webhook-secret"),
