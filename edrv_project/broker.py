@@ -7,11 +7,16 @@ whose connection has no client left: `AttributeError: 'NoneType' object has no a
 itself would raise lets Celery log "Couldn't ack" and carry on; the task stays unacknowledged on
 the broker (or the broker lost it), and the outbox sweeper hands the delivery out again.
 Remove this module once kombu handles it (tests/faults/test_broker_loss.py proves either way).
+
+`transport_register()` makes it the transport of every redis:// and rediss:// broker URL of the
+process (edrv_project/celery.py calls it before the app exists); other schemes (the folder
+broker, amqp://) are untouched.
 """
 
 from typing import Any
 
 import redis
+from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 
 
@@ -24,3 +29,8 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+
+
+def transport_register() -> None:
+    for scheme in ("redis", "rediss"):
+        TRANSPORT_ALIASES[scheme] = f"{__name__}:Transport"

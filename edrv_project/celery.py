@@ -3,8 +3,11 @@ from typing import Any
 
 from celery import Celery, signals
 
+from edrv_project.broker import transport_register
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "edrv_project.settings")
 
+transport_register()  # redis:// brokers ride out a Redis restart (edrv_project/broker.py)
 app = Celery("edrv_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

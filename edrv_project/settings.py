@@ -126,8 +126,6 @@ if not REDIS_URL:
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
-    if REDIS_URL.startswith(("redis://", "rediss://")):
-        CELERY_BROKER_TRANSPORT = "edrv_project.broker:Transport"  # kombu's, with a fix
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
