@@ -118,4 +118,9 @@ def _publisher_reset() -> None:
 
 
 os.register_at_fork(after_in_child=_publisher_reset)
-atexit.register(lambda: _publisher.flush())
+def publisher_flush() -> None:
+    """Publish now what this process's publisher thread holds (at exit; before switching brokers)."""
+    _publisher.flush()
+
+
+atexit.register(publisher_flush)

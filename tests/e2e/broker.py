@@ -92,6 +92,8 @@ def publishing_to(app: Celery, broker: Broker) -> Iterator[None]:
             "CELERY_BROKER_URL is set: it overrides app.conf.broker_url; unset it for e2e tests"
         )
     saved = {key: app.conf[key] for key in ("broker_url", "broker_transport_options", "task_always_eager")}
+    # Ids committed before (an earlier test's) go to the broker they were meant for, not this one.
+    queue.publisher_flush()
     app.conf.update(broker_url=broker.url, broker_transport_options=broker.transport_options)
     app.conf.task_always_eager = False  # the point is the real broker, whatever a unit test set
     pools_reset(app)
@@ -99,6 +101,7 @@ def publishing_to(app: Celery, broker: Broker) -> Iterator[None]:
     try:
         yield
     finally:
+        queue.publisher_flush()
         app.conf.update(saved)
         pools_reset(app)
         queue.broker_backoff_reset()
