@@ -131,9 +131,7 @@ def _deliveries_refilter(*, event_pk: int, organization_id: int, place: Place | 
         now=event.created_at,
     )
     if due:
-        # The block that recorded the event has published nothing yet: these go with its ids.
-        _due_add(due, outermost=False)
-        transaction.on_commit(lambda: _due_publish(), robust=True)
+        _publish_on_commit(due)
 
 
 def events_record(
@@ -152,7 +150,6 @@ def events_record(
     scopes admit the event gets one. `place` is what the events are about (None: no place).
     """
     now = timezone.now()
-    outermost = not connection.in_atomic_block
     with transaction.atomic():
         events = Event.objects.bulk_create(
             Event(
@@ -191,8 +188,7 @@ def events_record(
         ]
         due = _deliveries_add(pairs, deliverable=deliverable, ordering_key=ordering_key, now=now)
         if due:
-            _due_add(due, outermost=outermost)
-            transaction.on_commit(lambda: _due_publish(), robust=True)
+            _publish_on_commit(due)
     for event in events:
         logger.info("webhooks.event.recorded", extra={"event_id": event.public_id, "type": event.type})
     return events
@@ -218,22 +214,14 @@ def _deliveries_add(
     return [d.pk for d in deliveries if d.status == DeliveryStatus.PENDING]
 
 
-# A transaction that records many changes (an import, a whole written with its parts) publishes
-# its deliveries in batches when it commits, not one task per change.
-_due = threading.local()
+def _publish_on_commit(ids: list[int]) -> None:
+    """Tell the workers once the transaction commits; never if it, or the savepoint, rolls back.
 
-
-def _due_add(ids: list[int], *, outermost: bool) -> None:
-    if outermost or not hasattr(_due, "ids"):
-        _due.ids = []  # anything left is from a transaction that rolled back
-    _due.ids.extend(ids)
-
-
-def _due_publish() -> None:
-    """The first of a commit's callbacks publishes everything; the others find nothing left."""
-    ids, _due.ids = getattr(_due, "ids", []), []
-    if ids:
-        queue.deliveries_enqueue_soon(ids)
+    A transaction that records many changes (an import, a whole written with its parts) registers
+    a callback per change; the publisher thread (webhooks.queue) gathers their ids into tasks of
+    a batch each, not one task per change.
+    """
+    transaction.on_commit(lambda: queue.deliveries_enqueue_soon(ids), robust=True)
 
 
 def _deliverable(organization_id: int) -> bool:

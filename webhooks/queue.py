@@ -118,6 +118,8 @@ def _publisher_reset() -> None:
 
 
 os.register_at_fork(after_in_child=_publisher_reset)
+
+
 def publisher_flush() -> None:
     """Publish now what this process's publisher thread holds (at exit; before switching brokers)."""
     _publisher.flush()

@@ -286,8 +286,8 @@ def test_delivery_is_queued_only_after_commit(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         raised(save(station, active=False))
 
-    assert [c.__qualname__ for c in callbacks if "events_record" in c.__qualname__] == [
-        "events_record.<locals>.<lambda>"
+    assert [c.__qualname__ for c in callbacks if "publish" in c.__qualname__] == [
+        "_publish_on_commit.<locals>.<lambda>"
     ]
 
 

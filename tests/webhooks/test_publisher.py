@@ -78,3 +78,17 @@ def test_a_stream_of_commits_shares_tasks_and_loses_no_delivery(
     assert sent == sorted(Delivery.objects.values_list("pk", flat=True))  # each once
     # At most one publish per interval while the commits kept coming, plus the one after.
     assert len(tasks) <= took / queue.PUBLISH_INTERVAL + 2, (len(tasks), took)
+
+
+def test_a_rolled_back_transaction_publishes_nothing_not_even_later(
+    organization: Organization, folder: Path
+) -> None:
+    EndpointFactory.create(organization=organization, events=["location.created"])
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        events.events_record(organization_id=organization.pk, items=[("location.created", {"name": "gone"})])
+        raise RuntimeError("rolled back")
+    record(organization)  # the next transaction of the same thread
+
+    [task] = wait_for_ids(folder, 1)
+    assert task == list(Delivery.objects.values_list("pk", flat=True))  # only the committed one
