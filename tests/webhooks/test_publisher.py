@@ -30,20 +30,26 @@ def folder(tmp_path: Path) -> Iterator[Path]:
         yield tmp_path / "broker"
 
 
-def published(folder: Path) -> list[list[int]]:
-    """The delivery ids of each task waiting in the folder."""
+def published(folder: Path) -> list[list[int]] | None:
+    """The delivery ids of each task waiting in the folder; None while a message is half written."""
     tasks = []
     for message in sorted(folder.glob("*.msg")):
-        args = json.loads(base64.b64decode(json.loads(message.read_text())["body"]))[0]
+        try:
+            args = json.loads(base64.b64decode(json.loads(message.read_text())["body"]))[0]
+        except ValueError:  # the broker is still writing this file
+            return None
         tasks.append(args[0])
     return tasks
 
 
 def wait_for_ids(folder: Path, count: int, timeout: float = 10) -> list[list[int]]:
     deadline = time.monotonic() + timeout
-    while sum(len(ids) for ids in published(folder)) < count and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        tasks = published(folder)
+        if tasks is not None and sum(len(ids) for ids in tasks) >= count:
+            return tasks
         time.sleep(0.01)
-    return published(folder)
+    raise AssertionError(f"fewer than {count} ids published within {timeout} s: {published(folder)}")
 
 
 def record(organization: Organization) -> None:
