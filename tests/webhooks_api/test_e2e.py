@@ -88,6 +88,8 @@ def test_recover_sends_again_what_failed_and_was_skipped_since_the_moment(
     receiver.behave("/recover", sequence([status(503), ok()]))
     location = LocationFactory.create(organization=organization)  # sent: fails
     receiver.wait_for(1, path="/recover")
+    [sent] = deliveries(api, webhook["id"])
+    wait_for_delivery(api, sent["id"], lambda d: d["status"] == "failed")  # recorded, not only received
     api.patch(f"/api/v1/webhooks/{webhook['id']}", {"active": False}, format="json")
     location.name = "Renamed while disabled"
     location.save()  # not sent: skipped
