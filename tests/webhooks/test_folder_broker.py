@@ -8,6 +8,7 @@ file into place instead. Here a reader takes files as fast as it can while messa
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 from kombu import Connection
 
@@ -38,7 +39,7 @@ def test_a_reader_racing_the_writer_only_ever_reads_whole_messages(tmp_path: Pat
     reader = threading.Thread(target=take_as_they_come)
     reader.start()
     with Connection(broker.url, transport_options=broker.transport_options) as connection:
-        channel = connection.default_channel
+        channel: Any = connection.default_channel
         for n in range(1000):
             channel._put("race", {"body": "x" * 2000, "n": n})
     done.set()
