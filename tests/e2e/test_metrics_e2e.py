@@ -13,35 +13,18 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.test import Client
-from prometheus_client.parser import text_string_to_metric_families
 
 from organizations.models import Organization
 from tests.e2e.conftest import StartProcess
 from tests.e2e.receiver import Receiver, hang, status
 from tests.factories import EndpointFactory, LocationFactory
+from tests.metrics_samples import Samples, scrape, value
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 # Attempts right away, then 0.2 s later; a delivery that fails both is failed.
 TWO_QUICK_ATTEMPTS = {"WEBHOOKS_RETRY_SCHEDULE": "0,0.2", "WEBHOOKS_SWEEP_INTERVAL": "1"}
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def scrape() -> Samples:
-    response = Client().get("/metrics")
-    assert response.status_code == 200, response.content
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.content.decode())
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 def scrape_until(condition: Callable[[Samples], bool], timeout: float = 30) -> Samples:

@@ -14,34 +14,17 @@ import pytest
 from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
-from prometheus_client.parser import text_string_to_metric_families
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
 
 from organizations.models import Organization
 from tests.e2e.receiver import Receiver
 from tests.factories import EndpointFactory, LocationFactory
+from tests.metrics_samples import Samples, scrape, value
 from webhooks import delivery
 from webhooks.endpoints import endpoint_disable
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 
 pytestmark = pytest.mark.django_db
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def scrape() -> Samples:
-    response = Client().get("/metrics")
-    assert response.status_code == 200, response.content
-    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.content.decode())
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 def increase(before: Samples, after: Samples, name: str, **labels: str) -> float:

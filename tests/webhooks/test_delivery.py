@@ -2,7 +2,6 @@
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,23 +13,12 @@ from pytest_django.fixtures import Settings
 from chargestations.models import Chargestation
 from organizations.models import Organization
 from tests.e2e.receiver import Receiver, hang, ok, sequence, status
-from tests.factories import ChargestationFactory, EndpointFactory, LocationFactory
+from tests.factories import EndpointFactory, LocationFactory
 from webhooks import claims, delivery
 from webhooks.endpoints import endpoint_rotate_secret
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def station(organization: Organization) -> Chargestation:
-    return ChargestationFactory.create(location=LocationFactory.create(organization=organization))
 
 
 def endpoint_at(receiver: Receiver, path: str, organization: Organization, **fields: object) -> Endpoint:

@@ -4,7 +4,6 @@ Deliveries run in this process against a real HTTP receiver on 127.0.0.1; mail g
 test outbox (the real SMTP path is in tests/e2e/test_warning_e2e.py).
 """
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,25 +13,13 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from chargestations.models import Chargestation
-from organizations.models import Organization
 from tests.e2e.receiver import Receiver, ok, status
-from tests.factories import ChargestationFactory, EndpointFactory, LocationFactory
+from tests.factories import EndpointFactory
 from webhooks import delivery
 from webhooks.endpoints import endpoint_disable, endpoint_enable
 from webhooks.models import Endpoint
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def station(organization: Organization) -> Chargestation:
-    return ChargestationFactory.create(location=LocationFactory.create(organization=organization))
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,5 @@
 """Resend, recover and test events, in this process, against a real receiver."""
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,12 +15,6 @@ from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 from webhooks.redelivery import delivery_resend, endpoint_recover
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as receiver:
-        yield receiver
 
 
 @pytest.fixture
