@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import redis
 from redis.backoff import NoBackoff
@@ -84,13 +85,30 @@ def postgres_available() -> str:
 
 
 class _Server:
+    """A server of our own in a temporary directory: started, stopped, and removed with it."""
+
     process: subprocess.Popen[bytes] | None = None
+    dir: Path
+
+    def start(self) -> None:
+        raise NotImplementedError
 
     def stop(self) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
-        raise NotImplementedError
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        _live.discard(self)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 class PostgresCluster(_Server):
@@ -165,20 +183,6 @@ class PostgresCluster(_Server):
                 os.killpg(self.process.pid, 9)
             self.process.wait(10)
 
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        _live.discard(self)
-
-    def __enter__(self) -> "PostgresCluster":
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
 
 class RedisServer(_Server):
     """A `redis-server` on a free port that can go down and come back on that same port.
@@ -245,20 +249,6 @@ class RedisServer(_Server):
     def restart(self, *, empty: bool) -> None:
         self.stop(save=not empty)
         self.start()
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        _live.discard(self)
-
-    def __enter__(self) -> "RedisServer":
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 @atexit.register
