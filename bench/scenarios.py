@@ -1,7 +1,7 @@
 """The measurements. Each returns plain numbers; `bench.__main__` runs them in order and reports.
 
 Events for the throughput runs are written with the outbox service itself
-(`webhooks.events.events_record`, 100 events per call) in one transaction, as an import or a
+(`webhooks.outbox.recording.events_record`, 100 events per call) in one transaction, as an import or a
 backlog would be: the clock starts when it commits and stops when the last successful Attempt row
 is in the database. Writing the events is the producer's work, not the pipeline's, and is kept out
 of the clock: on a 2-core machine it would otherwise take its CPU from the workers. The save()
@@ -24,8 +24,11 @@ from bench.stack import Receiver
 from chargestations.models import Location
 from chargestations.serializers import LocationSerializer
 from organizations.models import Organization, Plan
-from webhooks import endpoints, events, payloads, signing
+from webhooks import signing
+from webhooks.catalog import payloads
+from webhooks.endpoints import services as endpoints
 from webhooks.models import Attempt, Endpoint, Event
+from webhooks.outbox import recording as events
 
 CHUNK = 100  # events per events_record call in the throughput runs
 POLL = 0.01

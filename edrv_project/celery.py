@@ -11,7 +11,8 @@ transport_register()  # redis:// brokers ride out a Redis restart (edrv_project/
 app = Celery("edrv_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.conf.include = ["edrv_project.tasks"]
+# The webhooks tasks live in webhooks.delivery, not in an app-level `tasks` module autodiscovery finds.
+app.conf.include = ["edrv_project.tasks", "webhooks.delivery.tasks"]
 
 
 # A process's gauges in /metrics (webhooks.metrics) must go when it does; its counters stay.

@@ -1,7 +1,7 @@
 """The dashboard's pages (Django templates, session login), included at the site's root.
 
 An endpoint's page is /developers/webhooks/<id>/; alert emails link to it without the trailing
-slash (webhooks.alerts), which CommonMiddleware's APPEND_SLASH redirects.
+slash (webhooks.delivery.alerts), which CommonMiddleware's APPEND_SLASH redirects.
 """
 
 from django.contrib.auth.views import LogoutView
@@ -10,8 +10,8 @@ from django.urls import path, re_path
 from chargestations.views import ChargestationListView, LocationListView
 from organizations.views import ApiKeyRevokeView, ApiKeysView, DashboardLoginView, OverviewView
 from sessions_app.views import SessionListView
-from webhooks import views as webhooks
-from webhooks.event_type_views import EventTypeDetailView, EventTypeListView
+from webhooks.dashboard import views as webhooks
+from webhooks.dashboard.event_types import EventTypeDetailView, EventTypeListView
 
 ENDPOINT = r"^developers/webhooks/(?P<wh_id>wh_[0-9A-Za-z]+)/"
 ENDPOINT_ACTIONS = {

@@ -194,12 +194,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    # 3.1: its schemas are JSON Schema 2020-12 (webhooks.schemas serves them as such), and it has
+    # 3.1: its schemas are JSON Schema 2020-12 (webhooks.schemas.envelopes serves them as such), and it has
     # `webhooks`: every event type, so that integrators can generate their receivers' types.
     "OAS_VERSION": "3.1.0",
     # One dotted path to the whole list (DRF imports a string setting as one object), built from
     # the catalog, rather than a path per event type to keep in step with it.
-    "WEBHOOKS": "webhooks.schemas.OPENAPI_WEBHOOKS",
+    "WEBHOOKS": "webhooks.schemas.envelopes.OPENAPI_WEBHOOKS",
     # Served by the app itself: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -265,8 +265,11 @@ OCPP_EV_CHARGED_MAX_POWER = env.float("OCPP_EV_CHARGED_MAX_POWER", default=100)
 OCPP_SILENCE_FACTOR = env.float("OCPP_SILENCE_FACTOR", default=2)
 
 CELERY_BEAT_SCHEDULE = {
-    "webhooks-sweep": {"task": "webhooks.tasks.deliveries_sweep", "schedule": WEBHOOKS_SWEEP_INTERVAL},
-    "webhooks-purge": {"task": "webhooks.tasks.outbox_purge", "schedule": 3600.0},
+    "webhooks-sweep": {
+        "task": "webhooks.delivery.tasks.deliveries_sweep",
+        "schedule": WEBHOOKS_SWEEP_INTERVAL,
+    },
+    "webhooks-purge": {"task": "webhooks.delivery.tasks.outbox_purge", "schedule": 3600.0},
     "ocpp-silence-check": {"task": "sessions_app.tasks.chargestations_silent_offline", "schedule": 60.0},
     "ocpp-cancel-overdue": {"task": "sessions_app.tasks.sessions_cancel_overdue", "schedule": 30.0},
 }

@@ -11,7 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/v1/", include("webhooks.urls")),
+    path("api/v1/", include("webhooks.api.urls")),
     path("api/v1/", include("edrv_project.api_urls")),
     path("", include("edrv_project.dashboard_urls")),
 ]

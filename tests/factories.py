@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from chargestations.models import Chargestation, Connector, Location, PriceComponent, Rate
 from organizations.models import Membership, Organization, Plan, Role
 from sessions_app.models import Driver, IdTag, Session
-from webhooks.catalog import SUBSCRIBABLE
+from webhooks.catalog.types import SUBSCRIBABLE
 from webhooks.models import Endpoint
 from webhooks.signing import secret_generate
 

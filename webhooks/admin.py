@@ -9,15 +9,15 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from chargestations.models import Chargestation, Location
-from webhooks.catalog import SUBSCRIBABLE
-from webhooks.custom_headers import HeaderError, headers_validate
-from webhooks.destinations import DestinationRefused, destination_check
-from webhooks.endpoints import DISABLED_BY_USER, endpoint_disable, endpoint_enable
-from webhooks.examples import endpoint_send_test
-from webhooks.filters import FilterError, filter_validate
+from webhooks.catalog.types import SUBSCRIBABLE
+from webhooks.delivery.destinations import DestinationRefused, destination_check
+from webhooks.endpoints.headers import HeaderError, headers_validate
+from webhooks.endpoints.redelivery import delivery_resend
+from webhooks.endpoints.services import DISABLED_BY_USER, endpoint_disable, endpoint_enable
+from webhooks.endpoints.test_events import endpoint_send_test
 from webhooks.models import Attempt, Delivery, Endpoint, Event
-from webhooks.redelivery import delivery_resend
-from webhooks.scopes import scope_ids_check
+from webhooks.routing.filters import FilterError, filter_validate
+from webhooks.routing.scopes import scope_ids_check
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

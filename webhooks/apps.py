@@ -6,6 +6,6 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self) -> None:
-        from webhooks import signals
+        from webhooks.outbox import signals
 
         signals.connect()

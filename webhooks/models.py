@@ -4,6 +4,7 @@ Attempt (one try of a delivery)."""
 import secrets
 
 from django.db import models
+from django.utils import timezone
 
 from edrv_project.db import new_object_id
 from organizations.models import Organization
@@ -55,6 +56,14 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.url}"
+
+    def live_secrets(self) -> list[str]:
+        """The secrets that sign now: the current one, and a rotated-out one in its grace period."""
+        secrets = [self.secret]
+        expires = self.previous_secret_expires_at
+        if self.previous_secret and expires and expires > timezone.now():
+            secrets.append(self.previous_secret)
+        return secrets
 
 
 class Event(models.Model):

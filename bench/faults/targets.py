@@ -33,7 +33,7 @@ def target_new(
     from chargestations import services
     from organizations.models import Plan as Tier
     from organizations.services import organization_create
-    from webhooks.endpoints import endpoint_create
+    from webhooks.endpoints.services import endpoint_create
 
     path = f"/{name}"
     organization, api_key = organization_create(

@@ -14,9 +14,9 @@ from pytest_django import DjangoAssertNumQueries
 from organizations.models import Organization
 from tests.dashboard.deliveries import delivery_of
 from tests.factories import EndpointFactory
-from webhooks import alerts
+from webhooks.dashboard.views import DELIVERIES_PER_PAGE
+from webhooks.delivery import alerts
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint, Event
-from webhooks.views import DELIVERIES_PER_PAGE
 
 pytestmark = pytest.mark.django_db
 

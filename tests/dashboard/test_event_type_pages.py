@@ -9,7 +9,7 @@ from django.test import Client
 from jsonschema import Draft202012Validator
 
 from organizations.models import Organization, Plan
-from webhooks.catalog import EVENT_TYPES
+from webhooks.catalog.types import EVENT_TYPES
 from webhooks.models import Event
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ from organizations.models import Organization, Role
 from tests.dashboard.conftest import LoginAs
 from tests.dashboard.deliveries import delivery_of
 from tests.factories import EndpointFactory, MembershipFactory, UserFactory
-from webhooks.catalog import SUBSCRIBABLE
-from webhooks.endpoints import DISABLED_BY_USER, endpoint_disable
+from webhooks.catalog.types import SUBSCRIBABLE
+from webhooks.endpoints.services import DISABLED_BY_USER, endpoint_disable
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from organizations.models import Organization
 from tests.e2e.conftest import StartProcess
 from tests.e2e.receiver import Receiver
 from tests.factories import ChargestationFactory, ConnectorFactory, LocationFactory, RateFactory
-from webhooks.endpoints import endpoint_create
+from webhooks.endpoints.services import endpoint_create
 from webhooks.models import Delivery, Endpoint
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -23,7 +23,7 @@ from tests.factories import (
     RateFactory,
     SessionFactory,
 )
-from webhooks.catalog import EVENT_TYPES, SUBSCRIBABLE, Envelope
+from webhooks.catalog.types import EVENT_TYPES, SUBSCRIBABLE, Envelope
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -18,7 +18,7 @@ from tests.factories import EndpointFactory
 from tests.ocpp.inprocess import charger_at, run
 from tests.ocpp.scenarios import SESSION_EVENTS, network_create, session_charge
 from tests.webhooks_api.jsonschema_checks import errors
-from webhooks.catalog import EVENT_TYPES, SUBSCRIBABLE, Envelope
+from webhooks.catalog.types import EVENT_TYPES, SUBSCRIBABLE, Envelope
 from webhooks.models import Event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -11,7 +11,7 @@ from tests.e2e.receiver import Receiver
 from tests.factories import EndpointFactory
 from tests.ocpp.inprocess import charger_at, run
 from tests.ocpp.scenarios import SESSION_COST, SESSION_EVENTS, Network, event_type, session_charge
-from webhooks.catalog import EVENT_TYPES, Envelope
+from webhooks.catalog.types import EVENT_TYPES, Envelope
 from webhooks.models import Delivery
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -20,8 +20,8 @@ from organizations.models import Organization
 from tests.e2e.receiver import Receiver
 from tests.factories import EndpointFactory, LocationFactory
 from tests.metrics_samples import Samples, scrape, value
-from webhooks import delivery
-from webhooks.endpoints import endpoint_disable
+from webhooks.delivery import sending as delivery
+from webhooks.endpoints.services import endpoint_disable
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 
 pytestmark = pytest.mark.django_db
@@ -208,7 +208,7 @@ def test_an_endpoint_disabled_before_its_delivery_is_sent_counts_a_skip(
     assert increase(before, after, "webhooks_attempt_duration_seconds_count") == 0
 
 
-# The next three are counted in webhooks/events.py, which is not this feature's file: they pass once
+# The next three are counted in webhooks/outbox/recording.py, which is not this feature's file: they pass once
 # the lead has added the two lines the metrics report gives (events_record, _deliveries_add).
 
 

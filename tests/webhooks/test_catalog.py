@@ -1,4 +1,4 @@
-from webhooks.catalog import EVENT_TYPES, SUBSCRIBABLE, Category, Envelope
+from webhooks.catalog.types import EVENT_TYPES, SUBSCRIBABLE, Category, Envelope
 
 
 def test_catalog_lists_the_edrv_and_charger_protocol_types() -> None:

@@ -1,8 +1,8 @@
-"""Custom headers (webhooks.custom_headers): valid HTTP only, reserved names refused, at most 20."""
+"""Custom headers (webhooks.endpoints.headers): valid HTTP only, reserved names refused, at most 20."""
 
 import pytest
 
-from webhooks.custom_headers import (
+from webhooks.endpoints.headers import (
     MAX_HEADERS,
     HeaderError,
     headers_as_text,

@@ -14,8 +14,9 @@ from chargestations.models import Chargestation
 from organizations.models import Organization
 from tests.e2e.receiver import Receiver, hang, ok, sequence, status
 from tests.factories import EndpointFactory, LocationFactory
-from webhooks import claims, delivery
-from webhooks.endpoints import endpoint_rotate_secret
+from webhooks.delivery import claims
+from webhooks.delivery import sending as delivery
+from webhooks.endpoints.services import endpoint_rotate_secret
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 
 pytestmark = pytest.mark.django_db

@@ -15,8 +15,8 @@ from pytest_django.fixtures import Settings
 from chargestations.models import Chargestation
 from tests.e2e.receiver import Receiver, ok, status
 from tests.factories import EndpointFactory
-from webhooks import delivery
-from webhooks.endpoints import endpoint_disable, endpoint_enable
+from webhooks.delivery import sending as delivery
+from webhooks.endpoints.services import endpoint_disable, endpoint_enable
 from webhooks.models import Endpoint
 
 pytestmark = pytest.mark.django_db

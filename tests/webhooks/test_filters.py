@@ -1,11 +1,11 @@
-"""The filter language (webhooks.filters): every operator and combinator, matching and not, and the
+"""The filter language (webhooks.routing.filters): every operator and combinator, matching and not, and the
 validation messages that say where a malformed filter is wrong. Pure: no database."""
 
 from typing import Any
 
 import pytest
 
-from webhooks.filters import MAX_CONDITIONS, MAX_DEPTH, FilterError, filter_compile, filter_validate
+from webhooks.routing.filters import MAX_CONDITIONS, MAX_DEPTH, FilterError, filter_compile, filter_validate
 
 # A session.ended envelope, as delivered (envelope A), with the shapes the language must handle:
 # nested objects, arrays of strings and of objects, numbers, booleans and nulls.

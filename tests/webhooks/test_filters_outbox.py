@@ -21,8 +21,8 @@ from tests.factories import (
     RateFactory,
     SessionFactory,
 )
-from webhooks.endpoints import endpoint_update
-from webhooks.examples import endpoint_send_test
+from webhooks.endpoints.services import endpoint_update
+from webhooks.endpoints.test_events import endpoint_send_test
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 
 pytestmark = pytest.mark.django_db

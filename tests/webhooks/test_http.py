@@ -1,4 +1,4 @@
-"""webhooks.http against real sockets on 127.0.0.1: servers are started here, nothing is mocked."""
+"""webhooks.delivery.http against real sockets on 127.0.0.1: servers are started here, nothing is mocked."""
 
 import logging
 import re
@@ -20,8 +20,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from pytest_django.fixtures import Settings
 
-from webhooks import http
-from webhooks.destinations import DestinationRefused, destination_check
+from webhooks.delivery import http
+from webhooks.delivery.destinations import DestinationRefused, destination_check
 
 Reply = tuple[int, dict[str, str], bytes]
 HEADERS = {"content-type": "application/json", "webhook-id": "evt_1", "webhook-signature": "v1,c2ln"}

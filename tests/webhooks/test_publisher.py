@@ -18,8 +18,9 @@ from edrv_project.celery import app
 from organizations.models import Organization
 from tests.e2e.broker import filesystem_broker, publishing_to
 from tests.factories import EndpointFactory
-from webhooks import events, queue
+from webhooks.delivery import queue
 from webhooks.models import Delivery
+from webhooks.outbox import recording as events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

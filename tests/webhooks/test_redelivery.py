@@ -8,11 +8,11 @@ from django.utils import timezone
 from organizations.models import Organization
 from tests.e2e.receiver import Receiver, ok, sequence, status
 from tests.factories import EndpointFactory, LocationFactory
-from webhooks import delivery
-from webhooks.catalog import SUBSCRIBABLE
-from webhooks.examples import endpoint_send_test
+from webhooks.catalog.types import SUBSCRIBABLE
+from webhooks.delivery import sending as delivery
+from webhooks.endpoints.redelivery import delivery_resend, endpoint_recover
+from webhooks.endpoints.test_events import endpoint_send_test
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
-from webhooks.redelivery import delivery_resend, endpoint_recover
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from pytest_django.fixtures import Settings
 
 from organizations.models import Organization
 from tests.factories import EndpointFactory, LocationFactory
-from webhooks import sweeper
+from webhooks.delivery import sweeper
 from webhooks.models import Attempt, Delivery, Event, IdempotencyRecord
 
 pytestmark = pytest.mark.django_db

@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 from organizations.models import Organization
 from tests.factories import EndpointFactory, LocationFactory
 from tests.webhooks_api.matchers import DELIVERY_ID, TEST_EVENT_ID, TIMESTAMP
+from webhooks.catalog.payloads import iso_timestamp
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint, Event
-from webhooks.payloads import iso_timestamp
 
 pytestmark = pytest.mark.django_db
 

@@ -25,11 +25,11 @@ from tests.factories import (
     SessionFactory,
 )
 from tests.webhooks_api.jsonschema_checks import data_schema, errors
-from webhooks.catalog import EVENT_TYPES, Envelope
-from webhooks.charger_serializers import CHARGER_SERIALIZERS
+from webhooks.catalog.charger_serializers import CHARGER_SERIALIZERS
+from webhooks.catalog.payloads import SERIALIZERS, body, envelope, event_data
+from webhooks.catalog.types import EVENT_TYPES, Envelope
 from webhooks.models import Delivery, Event
-from webhooks.payloads import SERIALIZERS, body, envelope, event_data
-from webhooks.schemas import event_schema
+from webhooks.schemas.envelopes import event_schema
 
 pytestmark = pytest.mark.django_db
 

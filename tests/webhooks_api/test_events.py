@@ -10,10 +10,10 @@ from chargestations.serializers import LocationSerializer
 from organizations.models import Organization
 from tests.factories import EndpointFactory, LocationFactory
 from tests.webhooks_api.matchers import TEST_EVENT_ID, TIMESTAMP
-from webhooks.catalog import EVENT_TYPES
-from webhooks.examples import endpoint_send_test
+from webhooks.catalog.payloads import iso_timestamp
+from webhooks.catalog.types import EVENT_TYPES
+from webhooks.endpoints.test_events import endpoint_send_test
 from webhooks.models import Event
-from webhooks.payloads import iso_timestamp
 
 pytestmark = pytest.mark.django_db
 

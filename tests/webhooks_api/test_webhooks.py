@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from organizations.models import Organization
 from tests.factories import EndpointFactory
 from tests.webhooks_api.matchers import GENERATED_SECRET, TIMESTAMP, WEBHOOK_ID
-from webhooks.endpoints import DISABLED_BY_USER
+from webhooks.endpoints.services import DISABLED_BY_USER
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,372 @@
+"""The webhooks API's JSON: webhooks (endpoints), event types, events, deliveries and attempts.
+
+What a client sends and what it is shown are separate serializers: a secret is written once and
+shown only on request; ids, states and timestamps are the server's.
+"""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
+from rest_framework import serializers
+
+from chargestations.models import Chargestation, Location
+from organizations.serializers import ApiDateTimeField
+from webhooks import signing
+from webhooks.api.fields import (
+    CHARGESTATIONS_HELP,
+    FILTER_HELP,
+    HEADERS_HELP,
+    LOCATIONS_HELP,
+    FilterField,
+    HeadersField,
+    ScopeField,
+)
+from webhooks.catalog.types import EVENT_TYPES, SUBSCRIBABLE
+from webhooks.delivery import destinations
+from webhooks.endpoints.validation import MAX_ALERT_EMAILS
+from webhooks.models import DeliveryStatus
+
+# Far above what a receiver can take, far below what would make the setting meaningless.
+MAX_RATE_LIMIT = 1000
+
+EVENT_TYPES_ROUTE = "GET /api/v1/event-types"
+
+_WEBHOOK = {
+    "id": "wh_5f8d0d55b54764421b7156c9",
+    "url": "https://example.com/webhooks/edrv",
+    "events": ["session.ended", "session.started"],
+    "active": True,
+    "description": "Billing",
+    "alertEmails": ["ops@example.com"],
+    "rateLimit": 10,
+    "filter": {"type": "session.ended", "data": {"cost": {"amount": {"$gte": 10}}}},
+    "locations": ["6617a1c2e4b0a1b2c3d4e5f0"],
+    "chargestations": [],
+    "headers": {"x-tenant": "north"},
+    "disabledReason": None,
+    "disabledAt": None,
+    "createdAt": "2026-02-06T14:30:00.000Z",
+    "updatedAt": "2026-02-06T14:30:00.000Z",
+}
+_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - an example in the docs
+_DELIVERY = {
+    "id": "1042",
+    "webhook": _WEBHOOK["id"],
+    "event": {"id": "6617a1c2e4b0a1b2c3d4e5f6", "type": "session.started"},
+    "status": "succeeded",
+    "attemptCount": 1,
+    "nextAttemptAt": None,
+    "lastAttemptAt": "2026-02-06T14:30:01.120Z",
+    "lastStatusCode": 200,
+    "createdAt": "2026-02-06T14:30:01.000Z",
+}
+_EVENT_TYPE = {
+    "name": "session.started",
+    "object": "session",
+    "category": "Synchronous events",
+    "description": "A charging session started.",
+    "envelope": "edrv",
+    "subscribable": True,
+}
+_ATTEMPT = {
+    "createdAt": "2026-02-06T14:30:01.000Z",
+    "statusCode": 200,
+    "durationMs": 118,
+    "responseExcerpt": "ok",
+    "error": "",
+    "succeeded": True,
+}
+
+
+class _NullWhenBlank(serializers.CharField):
+    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]
+        return str(value) if value else None
+
+
+def _example(name: str, value: Any, **options: Any) -> OpenApiExample:
+    return OpenApiExample(name, value=value, **options)
+
+
+@extend_schema_serializer(examples=[_example("A webhook", _WEBHOOK)])
+class WebhookSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id", help_text="The webhook's id (`wh_…`).")
+    url = serializers.CharField()
+    events = serializers.ListField(child=serializers.CharField(), help_text="Subscribed event types.")
+    active = serializers.BooleanField()
+    description = serializers.CharField()
+    alertEmails = serializers.ListField(
+        source="alert_emails", child=serializers.EmailField(), help_text="Also told when it is disabled."
+    )
+    rateLimit = serializers.IntegerField(
+        source="rate_limit", allow_null=True, help_text="Deliveries per second; null: no limit."
+    )
+    filter = FilterField(allow_null=True, help_text=FILTER_HELP)
+    locations = serializers.ListField(child=serializers.CharField(), help_text=LOCATIONS_HELP)
+    chargestations = serializers.ListField(child=serializers.CharField(), help_text=CHARGESTATIONS_HELP)
+    headers = serializers.DictField(child=serializers.CharField(), help_text=HEADERS_HELP)
+    disabledReason = _NullWhenBlank(
+        source="disabled_reason", allow_null=True, help_text="Why it is disabled; null while active."
+    )
+    disabledAt = ApiDateTimeField(source="disabled_at", allow_null=True)
+    createdAt = ApiDateTimeField(source="created_at")
+    updatedAt = ApiDateTimeField(source="updated_at")
+
+
+@extend_schema_serializer(examples=[_example("A new webhook", {**_WEBHOOK, "secret": _SECRET})])
+class WebhookCreatedSerializer(WebhookSerializer):
+    secret = serializers.CharField(help_text="Signs every delivery. Shown in full only here and on request.")
+
+
+class _WebhookInputSerializer(serializers.Serializer):
+    url = serializers.CharField(
+        max_length=destinations.MAX_URL_LENGTH,
+        help_text="HTTPS, on a public address.",
+        error_messages={"max_length": f"A URL may be at most {destinations.MAX_URL_LENGTH} characters long."},
+    )
+    events = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        allow_empty=False,
+        help_text=f"Event type names ({EVENT_TYPES_ROUTE}); duplicates are folded.",
+        error_messages={"empty": f"Choose at least one event type (see {EVENT_TYPES_ROUTE})."},
+    )
+    description = serializers.CharField(max_length=500, allow_blank=True, required=False)
+    alertEmails = serializers.ListField(
+        source="alert_emails",
+        child=serializers.EmailField(),
+        required=False,
+        max_length=MAX_ALERT_EMAILS,
+        help_text="Told, besides the organization's email, when the webhook is disabled.",
+    )
+    rateLimit = serializers.IntegerField(
+        source="rate_limit",
+        min_value=1,
+        max_value=MAX_RATE_LIMIT,
+        allow_null=True,
+        required=False,
+        help_text=f"At most this many deliveries per second (1 to {MAX_RATE_LIMIT}); null: no limit.",
+    )
+    filter = FilterField(required=False, allow_null=True, help_text=FILTER_HELP)
+    locations = ScopeField(model=Location, required=False, allow_null=True, help_text=LOCATIONS_HELP)
+    chargestations = ScopeField(
+        model=Chargestation, required=False, allow_null=True, help_text=CHARGESTATIONS_HELP
+    )
+    headers = HeadersField(required=False, allow_null=True, help_text=HEADERS_HELP)
+
+    def validate_url(self, value: str) -> str:
+        try:
+            URLValidator()(value)
+        except DjangoValidationError:
+            raise serializers.ValidationError("Enter a valid URL, e.g. https://example.com/hooks.") from None
+        try:
+            destinations.destination_check(value)
+        except destinations.DestinationRefused as refused:
+            message = f"This URL cannot receive webhooks: {refused.reason}."
+            raise serializers.ValidationError(message) from None
+        return value
+
+    def validate_events(self, value: list[str]) -> list[str]:
+        names = list(dict.fromkeys(value))
+        problems = [problem for name in names if (problem := _subscription_problem(name))]
+        if problems:
+            raise serializers.ValidationError(problems)
+        return names
+
+    def validate_alertEmails(self, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+
+def _subscription_problem(name: str) -> str:
+    if name not in EVENT_TYPES:
+        return f'"{name}" is not an event type. The valid ones are listed at {EVENT_TYPES_ROUTE}.'
+    if name not in SUBSCRIBABLE:
+        return f'"{name}" is coming soon, not yet subscribable.'
+    return ""
+
+
+def _secret_field() -> serializers.CharField:
+    return serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        help_text="Optional: by default one is generated (`whsec_` + base64 of 24 random bytes).",
+    )
+
+
+def _secret_checked(value: str) -> str:
+    try:
+        signing.secret_validate(value)
+    except ValueError as exc:
+        raise serializers.ValidationError(str(exc)) from None
+    return value
+
+
+@extend_schema_serializer(
+    examples=[
+        _example(
+            "Subscribe to sessions",
+            {"url": _WEBHOOK["url"], "events": _WEBHOOK["events"], "description": "Billing"},
+        )
+    ]
+)
+class WebhookCreateSerializer(_WebhookInputSerializer):
+    secret = _secret_field()
+
+    def validate_secret(self, value: str) -> str:
+        return _secret_checked(value)
+
+
+@extend_schema_serializer(examples=[_example("Pause it", {"active": False})])
+class WebhookUpdateSerializer(_WebhookInputSerializer):
+    active = serializers.BooleanField(
+        required=False, help_text="false disables it (deliveries are skipped); true re-enables it."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Ignoring a secret here would leave the client verifying with one that signs nothing.
+        if "secret" in self.initial_data:
+            message = "The secret is changed with POST /api/v1/webhooks/{id}/rotate-secret."
+            raise serializers.ValidationError({"secret": [message]})
+        return attrs
+
+
+@extend_schema_serializer(examples=[_example("Rotate to a generated secret", {})])
+class RotateSecretSerializer(serializers.Serializer):
+    secret = _secret_field()
+
+    def validate_secret(self, value: str) -> str:
+        return _secret_checked(value)
+
+
+@extend_schema_serializer(examples=[_example("The secret", {"secret": _SECRET})])
+class WebhookSecretSerializer(serializers.Serializer):
+    secret = serializers.CharField()
+
+
+@extend_schema_serializer(
+    examples=[
+        _example(
+            "Rotated",
+            {"secret": _SECRET, "previousSecretExpiresAt": "2026-02-07T14:30:00.000Z"},
+        )
+    ]
+)
+class RotatedSecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="The new secret.")
+    previousSecretExpiresAt = ApiDateTimeField(
+        source="previous_secret_expires_at", help_text="Until then the old secret signs beside the new one."
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+@extend_schema_serializer(examples=[_example("Deleted", {"message": "Webhook deleted successfully"})])
+class MessageSerializer(serializers.Serializer):
+    message = serializers.CharField()
+
+
+class EventTypeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    object = serializers.CharField(help_text="What `data` is.")
+    category = serializers.CharField()
+    description = serializers.CharField()
+    envelope = serializers.CharField(
+        help_text='"edrv": {_id, data, object, type, createdAt}; "charger": {event, timestamp, data}.'
+    )
+    subscribable = serializers.BooleanField(help_text="false: coming soon.")
+
+
+# many=False: the list action returns one object (a named list), not an array of them.
+@extend_schema_serializer(many=False, examples=[_example("The catalog", {"eventTypes": [_EVENT_TYPE]})])
+class EventTypeListSerializer(serializers.Serializer):
+    eventTypes = EventTypeSerializer(many=True)
+
+
+@extend_schema_serializer(
+    examples=[
+        _example(
+            "An event",
+            {
+                "id": "6617a1c2e4b0a1b2c3d4e5f6",
+                "type": "location.created",
+                "object": "location",
+                "data": {"_id": "6617a1c2e4b0a1b2c3d4e5f0", "name": "Example Plaza"},
+                "createdAt": "2026-02-06T14:30:00.000Z",
+                "test": False,
+            },
+        )
+    ]
+)
+class EventSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id", help_text="Also the `webhook-id` of its deliveries.")
+    type = serializers.CharField()
+    object = serializers.CharField()
+    # Declared fields leave the class (DRF's metaclass): `.data` stays the serializer's output.
+    data = serializers.JSONField(  # type: ignore[assignment]
+        help_text="The object as the API shows it, at the moment of the change."
+    )
+    createdAt = ApiDateTimeField(source="created_at")
+    test = serializers.BooleanField(source="is_test", help_text="A test event sent on request.")
+
+
+class DeliveryEventSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    type = serializers.CharField()
+
+
+@extend_schema_serializer(examples=[_example("A delivery", _DELIVERY)])
+class DeliverySerializer(serializers.Serializer):
+    id = serializers.CharField(source="pk")
+    webhook = serializers.CharField(source="endpoint.public_id", help_text="The webhook's id.")
+    event = DeliveryEventSerializer()
+    # A string, not an enum, in the schema: its name would collide with other APIs' `status` enums.
+    status = serializers.CharField(help_text=f"One of: {', '.join(DeliveryStatus.values)}.")
+    attemptCount = serializers.IntegerField(source="attempt_count")
+    nextAttemptAt = ApiDateTimeField(source="next_attempt_at", allow_null=True)
+    lastAttemptAt = ApiDateTimeField(source="last_attempt_at", allow_null=True)
+    lastStatusCode = serializers.IntegerField(source="last_status_code", allow_null=True)
+    createdAt = ApiDateTimeField(source="created_at")
+
+
+class AttemptSerializer(serializers.Serializer):
+    createdAt = ApiDateTimeField(source="created_at")
+    statusCode = serializers.IntegerField(source="status_code", allow_null=True)
+    durationMs = serializers.IntegerField(source="duration_ms")
+    responseExcerpt = serializers.CharField(source="response_excerpt")
+    error = serializers.CharField(help_text='Why no answer came ("" when one did).')
+    succeeded = serializers.BooleanField()
+
+
+@extend_schema_serializer(
+    examples=[_example("With its attempts", {**_DELIVERY, "attempts": [_ATTEMPT]}, status_codes=[200, 202])]
+)
+class DeliveryDetailSerializer(DeliverySerializer):
+    attempts = AttemptSerializer(many=True, help_text="Newest first.")
+
+
+@extend_schema_serializer(examples=[_example("Since an outage began", {"since": "2026-02-06T08:00:00Z"})])
+class RecoverSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(help_text="ISO 8601; failed and skipped deliveries since then.")
+
+    def validate_since(self, value: Any) -> Any:
+        if value > timezone.now():
+            raise serializers.ValidationError("Must not be in the future.")
+        return value
+
+
+@extend_schema_serializer(examples=[_example("Recovered", {"recovered": 12}, status_codes=[202])])
+class RecoveredSerializer(serializers.Serializer):
+    recovered = serializers.IntegerField(help_text="How many deliveries were queued again.")
+
+
+@extend_schema_serializer(examples=[_example("A test session.started", {"type": "session.started"})])
+class TestEventSerializer(serializers.Serializer):
+    type = serializers.CharField(max_length=100, help_text="Any subscribable event type.")
+
+    def validate_type(self, value: str) -> str:
+        if problem := _subscription_problem(value):
+            raise serializers.ValidationError(problem)
+        return value

@@ -1,0 +1,135 @@
+"""Claiming due deliveries: leases, so that many workers share one outbox with no coordinator.
+
+A worker claims deliveries by leasing them (`claimed_until`) in a short transaction that skips
+rows another worker has locked (`SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL), so each
+delivery is sent by one worker at a time. A lease that runs out (the worker died) makes the
+delivery claimable again: delivery is at least once. What may be claimed keeps each
+chargestation's events in order, gives a failing endpoint one delivery at a time, and keeps an
+endpoint's `rate_limit`.
+"""
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from webhooks.delivery import queue
+from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
+
+
+def lease() -> timedelta:
+    """Long enough for a whole batch to be sent and recorded, each send taking its full timeout."""
+    rounds = -(-settings.WEBHOOKS_BATCH_SIZE // settings.WEBHOOKS_CONCURRENCY)
+    return timedelta(seconds=settings.WEBHOOKS_TIMEOUT * rounds + 10)
+
+
+def claimable(now: datetime | None = None) -> QuerySet[Delivery]:
+    """Due, unleased deliveries that no earlier delivery of the same chain holds back."""
+    now = now or timezone.now()
+    earlier_pending = Delivery.objects.filter(
+        endpoint_id=OuterRef("endpoint_id"),
+        ordering_key=OuterRef("ordering_key"),
+        status=DeliveryStatus.PENDING,
+        id__lt=OuterRef("id"),
+    )
+    # Computed once per query, not once per candidate: a failing endpoint's backlog can be long.
+    failing_in_flight = Delivery.objects.filter(
+        status=DeliveryStatus.PENDING, claimed_until__gte=now, endpoint__consecutive_failures__gt=0
+    ).values("endpoint_id")
+    return (
+        Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .exclude(~Q(ordering_key="") & Exists(earlier_pending))
+        # A failing endpoint gets one delivery at a time, so that it cannot tie up every sender.
+        .exclude(endpoint_id__in=failing_in_flight)
+    )
+
+
+def deliveries_claim(*, ids: list[int] | None = None, limit: int | None = None) -> list[Delivery]:
+    """Lease up to `limit` claimable deliveries (of `ids`, if given) to this worker."""
+    now = timezone.now()
+    limit = limit or settings.WEBHOOKS_BATCH_SIZE
+    with transaction.atomic():
+        candidates = claimable(now)
+        if ids is not None:
+            candidates = candidates.filter(id__in=ids)
+        if connection.features.has_select_for_update_skip_locked:
+            # Only the delivery rows: locking the endpoint row too would make concurrent claims
+            # for one endpoint skip each other's whole batch.
+            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+        # Only what sending and recording read: parsing unused timestamps is a cost per delivery.
+        picked = list(
+            candidates.only(
+                "id", "event_id", "endpoint_id", "status", "ordering_key", "attempt_count"
+            ).order_by("next_attempt_at", "id")[:limit]
+        )
+        # Each event and endpoint is loaded once, not once per delivery: a batch shares a few of them.
+        targets = Endpoint.objects.annotate(organization_plan=F("organization__plan")).in_bulk(
+            {d.endpoint_id for d in picked}
+        )
+        picked = _within_rate_limits(picked, targets, now)
+        if picked:
+            Delivery.objects.filter(id__in=[d.pk for d in picked]).update(claimed_until=now + lease())
+    events = Event.objects.in_bulk({d.event_id for d in picked})
+    for delivery in picked:
+        delivery.event, delivery.endpoint = events[delivery.event_id], targets[delivery.endpoint_id]
+    return sorted(picked, key=lambda d: d.pk)
+
+
+def _within_rate_limits(
+    picked: list[Delivery], targets: Mapping[int, Endpoint], now: datetime
+) -> list[Delivery]:
+    """Keep an endpoint's `rate_limit` (deliveries per second): the excess waits a second.
+
+    The budget counts what was attempted in the last second and what is in flight, across every
+    worker. Claims for one rate-limited endpoint take turns (a transaction-scoped advisory lock on
+    PostgreSQL; SQLite runs one write transaction at a time), so that each counts what the one
+    before it leased.
+    """
+    limits = {pk: e.rate_limit for pk, e in targets.items() if e.rate_limit}
+    if not limits:
+        return picked
+    _claims_take_turns(sorted(limits))
+    busy = Counter(
+        dict(
+            Delivery.objects.filter(endpoint_id__in=limits)
+            .filter(Q(last_attempt_at__gt=now - timedelta(seconds=1)) | Q(claimed_until__gt=now))
+            .values("endpoint_id")
+            .annotate(n=Count("id"))
+            .values_list("endpoint_id", "n")
+        )
+    )
+    kept, deferred = [], []
+    for delivery in picked:
+        limit = limits.get(delivery.endpoint_id)
+        if limit is None or busy[delivery.endpoint_id] < limit:
+            busy[delivery.endpoint_id] += 1
+            kept.append(delivery)
+        else:
+            deferred.append(delivery.pk)
+    if deferred:
+        Delivery.objects.filter(id__in=deferred).update(next_attempt_at=now + timedelta(seconds=1))
+        transaction.on_commit(lambda: queue.deliveries_enqueue(deferred, countdown=1), robust=True)
+    return kept
+
+
+# The advisory lock key space of rate-limited claims: (this, endpoint id).
+_RATE_LIMIT_LOCKS = 0x65647276
+
+
+def _claims_take_turns(endpoint_ids: list[int]) -> None:
+    """Wait for other claims of these endpoints to commit; held until this transaction ends.
+
+    Not a row lock on the endpoint: disabling an endpoint locks its row, then its pending
+    deliveries, which a claim may hold; an advisory lock cannot deadlock with that. Taken in id
+    order, so that two claims cannot wait on each other.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for endpoint_id in endpoint_ids:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_RATE_LIMIT_LOCKS, endpoint_id])

@@ -1,0 +1,161 @@
+"""Which destinations may receive webhooks (DESIGN section 8, issue 3 section 6).
+
+A URL is parsed strictly, its host resolved and *every* address checked against the refused
+networks (loopback, private, link-local, CGNAT, multicast, reserved, documentation, unique-local,
+NAT64, IPv4-mapped, ...) unless WEBHOOKS_ALLOWED_NETWORKS opens one. webhooks/delivery/http.py then connects
+to one of those very addresses: no second lookup, no DNS-rebinding window. The same check runs
+when an endpoint is registered (`destination_check`) and on every connection.
+"""
+
+import ipaddress
+import os
+import re
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import quote, urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+MAX_URL_LENGTH = 2048
+# Most specific first: the first match names the reason users see.
+_REFUSED = tuple(
+    (ipaddress.ip_network(cidr), label)
+    for cidr, label in (
+        ("0.0.0.0/32", "unspecified"), ("0.0.0.0/8", "this-network"), ("10.0.0.0/8", "private"),
+        ("100.64.0.0/10", "shared (CGNAT)"), ("127.0.0.0/8", "loopback"), ("169.254.0.0/16", "link-local"),
+        ("172.16.0.0/12", "private"), ("192.0.0.0/24", "IETF protocol"), ("192.0.2.0/24", "documentation"),
+        ("192.168.0.0/16", "private"), ("198.18.0.0/15", "benchmarking"),
+        ("198.51.100.0/24", "documentation"), ("203.0.113.0/24", "documentation"),
+        ("224.0.0.0/4", "multicast"), ("255.255.255.255/32", "broadcast"), ("240.0.0.0/4", "reserved"),
+        ("::/128", "unspecified"), ("::1/128", "loopback"), ("::ffff:0:0/96", "IPv4-mapped"),
+        ("::/96", "IPv4-compatible"), ("64:ff9b::/96", "NAT64"), ("64:ff9b:1::/48", "NAT64"),
+        ("2001::/32", "Teredo"), ("2001:db8::/32", "documentation"), ("2002::/16", "6to4"),
+        ("fc00::/7", "unique-local"), ("fe80::/10", "link-local"), ("fec0::/10", "site-local"),
+        ("ff00::/8", "multicast"),
+    )
+)  # fmt: skip
+# A number as last label (WHATWG "ends in a number") makes an IPv4 literal, which must be canonical.
+_NUMERIC_LABEL = re.compile(r"^(\d+|0x[0-9a-f]*)$")
+
+
+class DestinationRefused(ValueError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    scheme: str
+    host: str  # IDNA ASCII without trailing dot: Host header, SNI, certificate name
+    dns_host: str
+    port: int
+    path: str
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == (443 if self.scheme == "https" else 80) else f"{host}:{self.port}"
+
+
+# getaddrinfo has no timeout of its own; a pool lets the caller stop waiting for it.
+_resolver = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhooks-dns")
+
+
+def _resolver_reset() -> None:
+    # A forked child (Celery prefork) must not wait on its parent's threads.
+    global _resolver
+    _resolver = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhooks-dns")
+
+
+os.register_at_fork(after_in_child=_resolver_reset)
+
+
+def target_parse(url: str) -> Target:
+    if len(url) > MAX_URL_LENGTH:
+        raise DestinationRefused(f"URL longer than {MAX_URL_LENGTH} characters")
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise DestinationRefused("malformed URL: spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        hostname = parts.hostname or ""
+        dns_host = hostname.encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        raise DestinationRefused("malformed URL") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise DestinationRefused("the URL must start with https://")
+    if scheme == "http" and not (settings.DEBUG or settings.WEBHOOKS_ALLOW_HTTP):
+        raise DestinationRefused("HTTPS is required")
+    if "@" in parts.netloc:
+        raise DestinationRefused("credentials in the URL are not allowed")
+    host = dns_host.removesuffix(".")
+    if not host or "%" in host:
+        raise DestinationRefused("malformed URL: no valid host")
+    if ":" not in host and _NUMERIC_LABEL.match(host.rsplit(".", 1)[-1]):
+        # Decimal, octal and hex spellings (2130706433, 0177.0.0.1, 0x7f.1) parse differently
+        # from one library to the next; a real endpoint never needs them.
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise DestinationRefused(f"ambiguous IP address spelling {hostname}") from None
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    if parts.query:
+        path += "?" + quote(parts.query, safe="/?%:@!$&'()*+,;=-._~")
+    return Target(scheme, host, dns_host, port or (443 if scheme == "https" else 80), path)
+
+
+def _allowed_networks() -> tuple[IpNetwork, ...]:
+    value = settings.WEBHOOKS_ALLOWED_NETWORKS
+    return _networks_parse(tuple(value.split(",") if isinstance(value, str) else value))
+
+
+@lru_cache(maxsize=16)
+def _networks_parse(raw: tuple[str, ...]) -> tuple[IpNetwork, ...]:
+    try:
+        return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in raw if item.strip())
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"WEBHOOKS_ALLOWED_NETWORKS: {exc}") from exc
+
+
+def _address_refusal(address: IpAddress) -> str:
+    if any(address in network for network in _allowed_networks()):
+        return ""
+    label = next((label for network, label in _REFUSED if address in network), "")
+    if not label and not address.is_global:
+        label = "reserved"  # whatever else IANA lists as not globally reachable
+    return f"{label} address {address}" if label else ""
+
+
+def addresses_check(target: Target, deadline: float) -> list[IpAddress]:
+    """Resolve `target` and return its addresses; refuse if any single one is not allowed."""
+    try:
+        addresses: list[IpAddress] = [ipaddress.ip_address(target.host)]
+    except ValueError:
+        future = _resolver.submit(socket.getaddrinfo, target.dns_host, target.port, 0, socket.SOCK_STREAM)
+        try:
+            infos = future.result(timeout=max(deadline - time.monotonic(), 0.001))
+        except TimeoutError:
+            raise TimeoutError("DNS resolution timed out") from None
+        except (socket.gaierror, UnicodeError):
+            raise DestinationRefused(f"host {target.host} does not resolve") from None
+        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+    for address in addresses:
+        if reason := _address_refusal(address):
+            raise DestinationRefused(reason)
+    return addresses
+
+
+def destination_check(url: str) -> None:
+    """Raise DestinationRefused, its message fit for users, unless `url` may receive webhooks."""
+    try:
+        addresses_check(target_parse(url), time.monotonic() + settings.WEBHOOKS_TIMEOUT)
+    except TimeoutError:
+        raise DestinationRefused("the host name could not be resolved in time") from None

@@ -1,0 +1,110 @@
+"""An endpoint's health as deliveries see it: failure streaks, the early warning, disabling.
+
+A success ends a streak. An endpoint answering 410 Gone is disabled at once; one with no success
+for WEBHOOKS_DISABLE_AFTER seconds and at least WEBHOOKS_DISABLE_MIN_FAILURES failed attempts in a
+row is disabled, with one alert email; before that, one early-warning email per streak.
+"""
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from webhooks import metrics
+from webhooks.delivery import alerts
+from webhooks.models import Delivery, DeliveryStatus, Endpoint
+
+logger = logging.getLogger(__name__)
+
+DISABLED_BY_USER = "Disabled by a user."
+
+
+def endpoint_disable(*, endpoint_id: int, reason: str, alert: bool = False) -> bool:
+    """Disable an active endpoint; its pending deliveries become skipped (recoverable later).
+
+    Returns False if it was already disabled, so that only one caller sends the alert.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        disabled = Endpoint.objects.filter(pk=endpoint_id, active=True).update(
+            active=False, disabled_reason=reason, disabled_at=now, updated_at=now
+        )
+        if not disabled:
+            return False
+        skipped = Delivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.SKIPPED, next_attempt_at=None, claimed_until=None
+        )
+        metrics.deliveries_counted_on_commit(metrics.SKIPPED, skipped)
+        if alert:
+            transaction.on_commit(lambda: alerts.endpoint_disabled_send(endpoint_id=endpoint_id), robust=True)
+    logger.warning("webhooks.endpoint.disabled", extra={"endpoint_pk": endpoint_id, "reason": reason})
+    return True
+
+
+def outcomes_record(outcomes: Iterable[tuple[Endpoint, bool, bool, object]]) -> None:
+    """Update each endpoint's failure streak from a batch of (endpoint, ok, gone, result) outcomes.
+
+    A success ends the streak. An endpoint answering 410 Gone is disabled at once; one with no
+    success for WEBHOOKS_DISABLE_AFTER seconds and at least WEBHOOKS_DISABLE_MIN_FAILURES failed
+    attempts in a row is disabled, with one alert email. Before that, one with no success for
+    WEBHOOKS_WARN_AFTER seconds and at least WEBHOOKS_WARN_MIN_FAILURES failed attempts gets one
+    early-warning email per streak.
+    """
+    now = timezone.now()
+    per_endpoint: dict[int, list[tuple[bool, bool]]] = defaultdict(list)
+    for endpoint, ok, gone, _ in outcomes:
+        per_endpoint[endpoint.pk].append((ok, gone))
+    for endpoint_id, results in per_endpoint.items():
+        if any(gone for _, gone in results):
+            endpoint_disable(endpoint_id=endpoint_id, reason="The endpoint answered 410 Gone.", alert=True)
+        elif any(ok for ok, _ in results):
+            Endpoint.objects.filter(pk=endpoint_id).filter(
+                Q(consecutive_failures__gt=0)
+                | Q(failing_since__isnull=False)
+                | Q(failing_warned_at__isnull=False)
+            ).update(consecutive_failures=0, failing_since=None, failing_warned_at=None)
+        else:
+            _failures_add(endpoint_id, len(results), now)
+
+
+def _failures_add(endpoint_id: int, count: int, now: datetime) -> None:
+    Endpoint.objects.filter(pk=endpoint_id).update(
+        consecutive_failures=F("consecutive_failures") + count, failing_since=Coalesce("failing_since", now)
+    )
+    endpoint = Endpoint.objects.only(
+        "failing_since", "consecutive_failures", "active", "failing_warned_at"
+    ).get(pk=endpoint_id)
+    if not endpoint.active or endpoint.failing_since is None:
+        return
+    failing_for = (now - endpoint.failing_since).total_seconds()
+    failures = endpoint.consecutive_failures
+    if failing_for >= settings.WEBHOOKS_DISABLE_AFTER and failures >= settings.WEBHOOKS_DISABLE_MIN_FAILURES:
+        reason = (
+            f"No successful delivery since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC "
+            f"({failures} failed attempts in a row)."
+        )
+        endpoint_disable(endpoint_id=endpoint_id, reason=reason, alert=True)
+    elif (
+        endpoint.failing_warned_at is None
+        and failing_for >= settings.WEBHOOKS_WARN_AFTER
+        and failures >= settings.WEBHOOKS_WARN_MIN_FAILURES
+    ):
+        _failing_warn(endpoint_id, failing_since=endpoint.failing_since, now=now)
+
+
+def _failing_warn(endpoint_id: int, *, failing_since: datetime, now: datetime) -> None:
+    """Warn the owners once per streak: only the worker that marks the streak as warned sends it."""
+    with transaction.atomic():
+        marked = Endpoint.objects.filter(
+            pk=endpoint_id, active=True, failing_since=failing_since, failing_warned_at__isnull=True
+        ).update(failing_warned_at=now)
+        if marked:
+            transaction.on_commit(lambda: alerts.endpoint_failing_send(endpoint_id=endpoint_id), robust=True)
+    if marked:
+        logger.warning("webhooks.endpoint.failing", extra={"endpoint_pk": endpoint_id})

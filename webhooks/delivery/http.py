@@ -1,0 +1,263 @@
+"""The only code that opens outgoing sockets (DESIGN section 8, issue 3 section 6).
+
+Every destination is resolved and *every* address checked (webhooks/delivery/destinations.py); the
+connection then goes to one of those very addresses (no second DNS lookup, so no rebinding
+window), with Host header, SNI and certificate check on the hostname. A watchdog bounds each
+request as a whole: socket timeouts bound only one read, and a server that trickles bytes would
+otherwise hold a worker thread.
+Headers, bodies and URLs are never logged: they carry signatures and, often, tokens.
+"""
+
+import contextlib
+import heapq
+import http.client
+import itertools
+import logging
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import certifi
+import urllib3.exceptions
+from django.conf import settings
+from urllib3.connection import HTTPConnection, HTTPSConnection
+
+from webhooks.delivery.destinations import (
+    DestinationRefused,
+    IpAddress,
+    Target,
+    addresses_check,
+    target_parse,
+)
+
+logger = logging.getLogger(__name__)
+
+_Key = tuple[str, str, int, str]  # scheme, host, port, ip: one keep-alive pool each
+_Answer = tuple[int, str, float | None]  # status, body excerpt, Retry-After seconds
+EXCERPT_BYTES = 2048
+MAX_IDLE_PER_DESTINATION = 32
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResult:
+    status_code: int | None
+    body_excerpt: str
+    error: str
+    duration_ms: int
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and self.status_code is not None and 200 <= self.status_code < 300
+
+
+class _Watchdog:
+    """One daemon thread that cuts the socket of any request still running at its deadline."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int]] = []
+        self._armed: dict[int, HTTPConnection] = {}
+        self._tokens = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, conn: HTTPConnection, deadline: float) -> int:
+        with self._cond:
+            token = next(self._tokens)
+            self._armed[token] = conn
+            heapq.heappush(self._heap, (deadline, token))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="webhooks-http-watchdog", daemon=True)
+                self._thread.start()
+            elif self._heap[0][1] == token:
+                self._cond.notify()
+        return token
+
+    def disarm(self, token: int) -> bool:
+        """False when the deadline had passed and the socket was cut."""
+        with self._cond:
+            return self._armed.pop(token, None) is not None
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][1] not in self._armed:
+                    heapq.heappop(self._heap)
+                wait = self._heap[0][0] - time.monotonic() if self._heap else None
+                if wait is None or wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                conn = self._armed.pop(heapq.heappop(self._heap)[1])
+            sock = conn.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    # The plain-socket method: on an SSLSocket it cuts the fd without touching TLS state.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _State:
+    """Per-process: keep-alive connections per (scheme, host, port, ip), the watchdog, TLS contexts."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.idle: dict[_Key, list[HTTPConnection]] = {}
+        self.watchdog = _Watchdog()
+        self.ssl_contexts: dict[str, ssl.SSLContext] = {}
+
+    def checkout(self, key: _Key) -> HTTPConnection | None:
+        while True:
+            with self.lock:
+                idle = self.idle.get(key)
+                if not idle:
+                    return None
+                conn = idle.pop()
+            if conn.is_connected:  # False once the server has closed its side
+                return conn
+            conn.close()
+
+    def checkin(self, key: _Key, conn: HTTPConnection) -> None:
+        with self.lock:
+            idle = self.idle.setdefault(key, [])
+            if len(idle) < MAX_IDLE_PER_DESTINATION:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def ssl_context(self, cafile: str) -> ssl.SSLContext:
+        with self.lock:
+            if cafile not in self.ssl_contexts:
+                self.ssl_contexts[cafile] = ssl.create_default_context(cafile=cafile)
+            return self.ssl_contexts[cafile]
+
+
+_state = _State()
+
+
+def _state_reset() -> None:
+    # A forked child (Celery prefork) must not share the parent's sockets, nor wait on its threads.
+    global _state
+    _state = _State()
+
+
+os.register_at_fork(after_in_child=_state_reset)
+
+
+def _connection_new(target: Target, address: IpAddress) -> HTTPConnection:
+    if target.scheme == "http":
+        return HTTPConnection(str(address), target.port)
+    cafile = os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where()  # the variable `requests` honours
+    return HTTPSConnection(
+        str(address), target.port, server_hostname=target.host, ssl_context=_state.ssl_context(cafile)
+    )
+
+
+def _retry_after_parse(value: str | None) -> float | None:
+    value = (value or "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0) if when.tzinfo else None
+
+
+def _exchange_on(
+    conn: HTTPConnection, key: _Key, path: str, body: bytes, headers: dict[str, str], deadline: float
+) -> _Answer:
+    token = _state.watchdog.arm(conn, deadline)
+    reusable = False
+    try:
+        conn.timeout = max(deadline - time.monotonic(), 0.001)
+        if conn.sock is None:
+            conn.connect()
+        conn.request("POST", path, body=body, headers=headers, preload_content=False)
+        response = conn.getresponse()
+        excerpt = response.read(EXCERPT_BYTES, decode_content=False)
+        # One byte more tells whether the body is over; if not, stop reading and drop the connection.
+        finished = len(excerpt) < EXCERPT_BYTES or not response.read(1, decode_content=False)
+        # http.client has already let go of the socket (sock None) if the server said it would close.
+        reusable = finished and conn.sock is not None
+        response.close()
+        retry_after = _retry_after_parse(response.headers.get("retry-after"))
+        return response.status, excerpt.decode(errors="replace"), retry_after
+    finally:
+        if not _state.watchdog.disarm(token):
+            conn.close()
+            raise TimeoutError  # whatever the cut socket made the read look like
+        if reusable:
+            _state.checkin(key, conn)
+        else:
+            conn.close()
+
+
+def _exchange(
+    target: Target, addresses: list[IpAddress], body: bytes, headers: dict[str, str], deadline: float
+) -> _Answer:
+    for index, address in enumerate(addresses):
+        key = (target.scheme, target.host, target.port, str(address))
+        pooled = _state.checkout(key)
+        try:
+            conn = pooled or _connection_new(target, address)
+            return _exchange_on(conn, key, target.path, body, headers, deadline)
+        except urllib3.exceptions.NewConnectionError:
+            if index + 1 == len(addresses):
+                raise  # else: every address was checked, the next one is as legitimate
+        except _STALE:
+            if pooled is None or time.monotonic() >= deadline:
+                raise
+            # The server had closed this idle keep-alive connection: once more on a fresh one.
+            return _exchange_on(_connection_new(target, address), key, target.path, body, headers, deadline)
+    raise AssertionError("no address to try")
+
+
+def _error_describe(exc: BaseException, limit: float) -> str:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS: {cause.verify_message or cause.reason or cause}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS: {cause.reason or cause}"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, TimeoutError | urllib3.exceptions.ConnectTimeoutError) and not isinstance(
+            cause, urllib3.exceptions.NewConnectionError
+        ):
+            return f"timeout after {limit:.1f} s"
+        if isinstance(cause, http.client.RemoteDisconnected):  # a ConnectionResetError too
+            return "connection closed without a response"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset by the server"
+        if isinstance(cause, http.client.HTTPException):
+            return f"invalid HTTP response ({type(cause).__name__})"
+        if isinstance(cause, OSError) and cause.strerror:
+            return f"network error: {cause.strerror}"
+        cause = cause.__cause__ or cause.__context__
+    return f"network error: {exc}"
+
+
+def post(url: str, *, body: bytes, headers: Mapping[str, str], timeout: float | None = None) -> HttpResult:
+    """POST `body` to `url` within `timeout` seconds; network problems come back in `error`."""
+    limit = settings.WEBHOOKS_TIMEOUT if timeout is None else timeout
+    started = time.monotonic()
+    status, excerpt, error, retry_after, host = None, "", "", None, ""
+    try:
+        target = target_parse(url)
+        host = target.host
+        addresses = addresses_check(target, started + limit)
+        sent = {**{k: v for k, v in headers.items() if k.lower() != "host"}, "Host": target.host_header}
+        status, excerpt, retry_after = _exchange(target, addresses, body, sent, started + limit)
+    except DestinationRefused as exc:
+        error = f"refused destination: {exc.reason}"
+    except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+        error = _error_describe(exc, limit)
+    duration_ms = round((time.monotonic() - started) * 1000)
+    if error:
+        logger.info("webhook.http.failed", extra={"host": host, "error": error, "duration_ms": duration_ms})
+    return HttpResult(status, excerpt, error, duration_ms, retry_after)

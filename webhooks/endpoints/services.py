@@ -1,0 +1,135 @@
+"""Endpoints: registering, changing and deleting them, and their secrets.
+
+Their health (failure streaks, disabling) is the delivery side's: webhooks.delivery.health.
+"""
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from organizations.models import Organization
+from webhooks import signing
+from webhooks.delivery.health import DISABLED_BY_USER, endpoint_disable
+from webhooks.models import Endpoint
+
+logger = logging.getLogger(__name__)
+
+
+def endpoint_create(
+    *,
+    organization: Organization,
+    url: str,
+    events: Sequence[str],
+    secret: str | None = None,
+    description: str = "",
+    alert_emails: Sequence[str] = (),
+    rate_limit: int | None = None,
+    filter: dict[str, Any] | None = None,
+    locations: Sequence[str] = (),
+    chargestations: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None,
+) -> Endpoint:
+    """Register an endpoint. Input is assumed valid (the API and forms validate it first).
+
+    `filter`, `locations` and `chargestations` narrow the events it receives (webhooks.routing.matching);
+    `headers` are sent with every delivery to it.
+    """
+    return Endpoint.objects.create(
+        organization=organization,
+        url=url,
+        events=sorted(set(events)),
+        secret=secret or signing.secret_generate(),
+        description=description,
+        alert_emails=list(alert_emails),
+        rate_limit=rate_limit,
+        **_narrowing(filter=filter, locations=locations, chargestations=chargestations, headers=headers),
+    )
+
+
+def _narrowing(**given: Any) -> dict[str, Any]:
+    """Filter, scopes and headers as stored: no filter is null (`{}` too), none of the others empty."""
+    stored = {}
+    if "filter" in given:
+        stored["filter"] = given["filter"] or None
+    for name in ("locations", "chargestations"):
+        if name in given:
+            stored[name] = list(dict.fromkeys(given[name] or ()))
+    if "headers" in given:
+        stored["headers"] = {name.lower(): value for name, value in (given["headers"] or {}).items()}
+    return stored
+
+
+def endpoint_update(*, endpoint: Endpoint, **changes: Any) -> Endpoint:
+    """Change any of url, events, active, description, alert_emails, rate_limit, filter, locations,
+    chargestations, headers (input already valid).
+
+    Switching `active` off is "disabled by you"; switching it on re-enables with a clean slate.
+    """
+    if "events" in changes:
+        changes["events"] = sorted(set(changes["events"]))
+    narrowing = ("filter", "locations", "chargestations", "headers")
+    changes.update(_narrowing(**{name: changes[name] for name in narrowing if name in changes}))
+    active = changes.pop("active", None)
+    for name, value in changes.items():
+        setattr(endpoint, name, value)
+    if changes:
+        endpoint.save(update_fields=[*changes, "updated_at"])
+    if active is True and not endpoint.active:
+        endpoint_enable(endpoint=endpoint)
+    elif active is False and endpoint.active:
+        endpoint_disable(endpoint_id=endpoint.pk, reason=DISABLED_BY_USER)
+        endpoint.refresh_from_db()
+    return endpoint
+
+
+def endpoint_delete(*, endpoint: Endpoint) -> None:
+    """Delete an endpoint with its delivery history; the events themselves stay."""
+    endpoint.delete()
+
+
+def endpoint_rotate_secret(*, endpoint: Endpoint, secret: str | None = None) -> Endpoint:
+    """A new secret signs from now on; the old one keeps signing beside it for the grace period."""
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = timezone.now() + timedelta(
+        seconds=settings.WEBHOOKS_SECRET_ROTATION_GRACE
+    )
+    endpoint.secret = secret or signing.secret_generate()
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
+    return endpoint
+
+
+def endpoint_enable(*, endpoint: Endpoint) -> Endpoint:
+    """Re-enable: the failure count starts again from zero."""
+    endpoint.active = True
+    endpoint.disabled_reason = ""
+    endpoint.disabled_at = None
+    endpoint.failing_since = None
+    endpoint.consecutive_failures = 0
+    endpoint.failing_warned_at = None
+    endpoint.save(
+        update_fields=[
+            "active",
+            "disabled_reason",
+            "disabled_at",
+            "failing_since",
+            "consecutive_failures",
+            "failing_warned_at",
+            "updated_at",
+        ]
+    )
+    return endpoint
+
+
+__all__ = [
+    "DISABLED_BY_USER",
+    "endpoint_create",
+    "endpoint_delete",
+    "endpoint_disable",
+    "endpoint_enable",
+    "endpoint_rotate_secret",
+    "endpoint_update",
+]

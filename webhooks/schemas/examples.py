@@ -1,0 +1,90 @@
+"""A realistic example of any event type: its `data` as a real change would carry it.
+
+The example's `data` comes from the real serializers over real rows that are created in a
+savepoint and rolled back at once: it has exactly the shape a real event has, and nothing of
+it (nor any event it raised) survives.
+"""
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from chargestations.models import Chargestation, Connector, Location, PriceComponent, Rate
+from organizations.models import Organization
+from sessions_app.models import Driver, IdTag, Session
+from webhooks.catalog.payloads import event_data
+from webhooks.catalog.types import EVENT_TYPES
+
+
+def _example_rows(organization: Organization) -> dict[str, tuple[Model, Model]]:
+    """(subject, changed object) per catalog object, as a real change would have them."""
+    location = Location.objects.create(
+        organization=organization,
+        name="Example Plaza",
+        address={
+            "streetAndNumber": "1 Example Street",
+            "city": "Amsterdam",
+            "postalCode": "1011",
+            "country": "NL",
+        },
+        latitude="52.370216",
+        longitude="4.895168",
+    )
+    rate = Rate.objects.create(organization=organization, name="Standard", currency=organization.currency)
+    PriceComponent.objects.create(rate=rate, type="ENERGY", price="0.3500", tax="21.00")
+    station = Chargestation.objects.create(
+        organization=organization,
+        location=location,
+        name="Example charger",
+        endpoint=f"EXAMPLE-{timezone.now():%H%M%S%f}",
+        online=True,
+        vendor="ExampleVendor",
+        model="EX-22",
+        firmware_version="1.0.0",
+    )
+    connector = Connector.objects.create(
+        chargestation=station, connector_number=1, status="Charging", rate=rate
+    )
+    driver = Driver.objects.create(organization=organization, first_name="Ada", last_name="Lovelace")
+    IdTag.objects.create(organization=organization, driver=driver, token="EXAMPLE0001")  # noqa: S106 - an RFID id
+    now = timezone.now()
+    session = Session.objects.create(
+        organization=organization,
+        driver=driver,
+        chargestation=station,
+        connector=connector,
+        rate=rate,
+        status="started",
+        transaction_id=12345,
+        id_tag="EXAMPLE0001",
+        metrics={"chargingStart": now.isoformat(), "meterStart": 0, "energyConsumed": 7400},
+        energy_report={
+            "timestamp": now.isoformat(),
+            "current": {"value": 16.0, "unit": "A"},
+            "power": {"value": 11.0, "unit": "kW"},
+            "energy_meter": {"value": 7.4, "unit": "kWh"},
+            "state_of_charge": {"value": 64.0, "unit": "Percent"},
+        },
+        currency=organization.currency,
+    )
+    return {
+        "organization": (organization, organization),
+        "location": (location, location),
+        "chargestation": (station, station),
+        "connector": (station, connector),
+        "rate": (rate, rate),
+        "user": (driver, driver),
+        "session": (session, session),
+    }
+
+
+def example_data(*, organization: Organization, type_name: str) -> Any:
+    with transaction.atomic():
+        savepoint = transaction.savepoint()
+        try:
+            subject, changed = _example_rows(organization)[EVENT_TYPES[type_name].object]
+            return event_data(type_name=type_name, subject=subject, changed=changed, snapshots={})
+        finally:
+            transaction.savepoint_rollback(savepoint)
