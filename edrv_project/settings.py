@@ -232,6 +232,9 @@ WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=30)
 WEBHOOKS_SWEEP_INTERVAL = env.float("WEBHOOKS_SWEEP_INTERVAL", default=5.0)
 WEBHOOKS_BATCH_SIZE = env.int("WEBHOOKS_BATCH_SIZE", default=100)
 WEBHOOKS_CONCURRENCY = env.int("WEBHOOKS_CONCURRENCY", default=16)
+# Bulk work (imports, the sweeper's drains, retries) waits here, beside Celery's default queue of fresh
+# events: workers consume both (the Procfile's -Q), so that a backlog never holds fresh events back.
+WEBHOOKS_BACKLOG_QUEUE = env.str("WEBHOOKS_BACKLOG_QUEUE", default="webhooks-backlog")
 WEBHOOKS_SECRET_ROTATION_GRACE = env.int("WEBHOOKS_SECRET_ROTATION_GRACE", default=86400)
 WEBHOOKS_WARN_AFTER = env.int("WEBHOOKS_WARN_AFTER", default=86400)
 WEBHOOKS_WARN_MIN_FAILURES = env.int("WEBHOOKS_WARN_MIN_FAILURES", default=5)
@@ -266,10 +269,10 @@ OCPP_SILENCE_FACTOR = env.float("OCPP_SILENCE_FACTOR", default=2)
 
 CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep": {
-        "task": "webhooks.delivery.tasks.deliveries_sweep",
+        "task": "webhooks.outbox_sweep",
         "schedule": WEBHOOKS_SWEEP_INTERVAL,
     },
-    "webhooks-purge": {"task": "webhooks.delivery.tasks.outbox_purge", "schedule": 3600.0},
+    "webhooks-purge": {"task": "webhooks.outbox_purge", "schedule": 3600.0},
     "ocpp-silence-check": {"task": "sessions_app.tasks.chargestations_silent_offline", "schedule": 60.0},
     "ocpp-cancel-overdue": {"task": "sessions_app.tasks.sessions_cancel_overdue", "schedule": 30.0},
 }

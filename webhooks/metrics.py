@@ -31,7 +31,7 @@ from webhooks.models import Delivery, DeliveryStatus, Endpoint
 
 logger = logging.getLogger(__name__)
 
-SUCCEEDED, FAILED, RETRIED, SKIPPED = "succeeded", "failed", "retried", "skipped"
+SUCCEEDED, FAILED, RETRIED, SKIPPED, EXPIRED = "succeeded", "failed", "retried", "skipped", "expired"
 ANSWERING, FAILING = "answering", "failing"  # an endpoint's state: its last attempt failed, or not
 # A delivery an attempt left pending has another attempt scheduled.
 _OUTCOME_OF_STATUS = {
@@ -52,7 +52,8 @@ EVENTS = Counter("webhooks_events_total", "Events recorded, by type.", ["type"])
 DELIVERIES = Counter(
     "webhooks_deliveries_total",
     "Delivery outcomes: succeeded; retried (an attempt failed, another is scheduled); failed (the last "
-    "attempt failed); skipped (the endpoint is disabled or the plan has no webhooks).",
+    "attempt failed); skipped (the endpoint is disabled or the plan has no webhooks); expired (still "
+    "pending at the end of the retention period).",
     ["outcome"],
 )
 ATTEMPT_DURATION = Histogram(
@@ -67,7 +68,7 @@ ATTEMPTS_IN_FLIGHT = Gauge(
 )
 # Every outcome is there from the start, at 0: a rate over a series that does not exist yet is no
 # rate at all, and an alert on "no success" would never fire.
-for _outcome in (SUCCEEDED, RETRIED, FAILED, SKIPPED):
+for _outcome in (SUCCEEDED, RETRIED, FAILED, SKIPPED, EXPIRED):
     DELIVERIES.labels(outcome=_outcome)
 
 

@@ -76,11 +76,20 @@ class Event(models.Model):
         max_length=64, blank=True, help_text="Events with the same key reach an endpoint in order."
     )
     is_test = models.BooleanField(default=False)
+    # Where the event happened, as it was at commit: network scopes are matched against it.
+    location_pk = models.BigIntegerField(null=True, blank=True)
+    chargestation_pk = models.BigIntegerField(null=True, blank=True)
+    fanned_out = models.BooleanField(
+        default=False, help_text="Its deliveries are written (a worker matched it against the endpoints)."
+    )
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["organization", "-created_at"], name="event_org_recent")]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="event_org_recent"),
+            models.Index(fields=["id"], name="event_fan_out_due", condition=models.Q(fanned_out=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.public_id}"
@@ -91,6 +100,7 @@ class DeliveryStatus(models.TextChoices):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"
+    EXPIRED = "expired"  # still undelivered when its event reached the end of the retention period
 
 
 class Delivery(models.Model):
@@ -103,6 +113,9 @@ class Delivery(models.Model):
     claimed_until = models.DateTimeField(
         null=True, blank=True, help_text="A worker holds it until then; after, anyone may take it."
     )
+    claim_token = models.UUIDField(
+        null=True, blank=True, help_text="The claim that holds it: only that claim may record an outcome."
+    )
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(db_index=True)
@@ -110,6 +123,9 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["event", "endpoint"], name="delivery_one_per_event_endpoint"),
+        ]
         indexes = [
             models.Index(
                 fields=["next_attempt_at"],

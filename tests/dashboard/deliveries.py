@@ -23,6 +23,7 @@ def delivery_of(
         type=type_name,
         object=type_name.split(".")[0],
         data={},
+        fanned_out=True,
         created_at=at,
     )
     delivery = Delivery.objects.create(

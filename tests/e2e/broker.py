@@ -33,6 +33,7 @@ from celery import Celery
 from django.conf import settings
 
 from webhooks.delivery import queue
+from webhooks.outbox import publishing
 
 # What settings.py gives Redis when REDIS_URL is set; used when the test brings its own Redis.
 REDIS_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
@@ -93,7 +94,7 @@ def publishing_to(app: Celery, broker: Broker) -> Iterator[None]:
         )
     saved = {key: app.conf[key] for key in ("broker_url", "broker_transport_options", "task_always_eager")}
     # Ids committed before (an earlier test's) go to the broker they were meant for, not this one.
-    queue.publisher_flush()
+    publishing.publisher_flush()
     app.conf.update(broker_url=broker.url, broker_transport_options=broker.transport_options)
     app.conf.task_always_eager = False  # the point is the real broker, whatever a unit test set
     pools_reset(app)
@@ -101,7 +102,7 @@ def publishing_to(app: Celery, broker: Broker) -> Iterator[None]:
     try:
         yield
     finally:
-        queue.publisher_flush()
+        publishing.publisher_flush()
         app.conf.update(saved)
         pools_reset(app)
         queue.broker_backoff_reset()

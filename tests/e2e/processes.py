@@ -92,7 +92,7 @@ class CeleryProcess:
         log_path: Path,
         pool: Literal["threads", "prefork", "solo"] = "threads",
         concurrency: int = 4,
-        queues: str = "celery",
+        queues: str = "celery,webhooks-backlog",
         workdir: Path,
     ) -> None:
         self.kind, self.name, self.env, self.log_path = kind, name, env, log_path

@@ -20,7 +20,7 @@ from organizations.models import Organization
 from tests.e2e.receiver import Receiver
 from tests.factories import EndpointFactory, LocationFactory
 from tests.metrics_samples import Samples, scrape, value
-from webhooks.delivery import sending as delivery
+from tests.pipeline import deliver_waiting
 from webhooks.endpoints.services import endpoint_disable
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 
@@ -198,7 +198,7 @@ def test_an_endpoint_disabled_before_its_delivery_is_sent_counts_a_skip(
     before = scrape()
 
     # When this process sends what is due
-    delivery.deliveries_send()
+    deliver_waiting()
 
     # Then nothing went out, the delivery is skipped, and so counted
     assert receiver.requests("/paused") == []

@@ -14,6 +14,7 @@ from chargestations.models import Chargestation
 from organizations.models import Organization
 from tests.e2e.receiver import Receiver, hang, ok, sequence, status
 from tests.factories import EndpointFactory, LocationFactory
+from tests.pipeline import deliver_waiting
 from webhooks.delivery import claims
 from webhooks.delivery import sending as delivery
 from webhooks.endpoints.services import endpoint_rotate_secret
@@ -39,7 +40,7 @@ def test_a_delivery_is_signed_and_sent_as_the_wire_format_says(
     endpoint = endpoint_at(receiver, "/a", station.organization)
     toggle(station)
 
-    delivery.deliveries_send()
+    deliver_waiting()
 
     [request] = receiver.wait_for(1, path="/a")
     sent = Delivery.objects.select_related("event").get(endpoint=endpoint)
@@ -61,7 +62,7 @@ def test_charger_protocol_types_use_envelope_b(receiver: Receiver, station: Char
     station.online = True
     station.save()
 
-    delivery.deliveries_send()
+    deliver_waiting()
 
     [request] = receiver.wait_for(1, path="/b")
     assert request.verified
@@ -78,11 +79,11 @@ def test_a_500_is_retried_by_the_schedule_then_fails(
     receiver.behave("/a", sequence([status(500), status(502, body="bad gateway")]))
     toggle(station)
 
-    delivery.deliveries_send()
+    deliver_waiting()
     first = Delivery.objects.get(endpoint=endpoint)
     assert (first.status, first.attempt_count) == (DeliveryStatus.PENDING, 1)
-    delivery.deliveries_send()
-    delivery.deliveries_send()
+    deliver_waiting()
+    deliver_waiting()
 
     last = Delivery.objects.get(endpoint=endpoint)
     assert (last.status, last.attempt_count, last.last_status_code) == (DeliveryStatus.FAILED, 3, 502)
@@ -100,12 +101,12 @@ def test_the_retry_waits_by_the_schedule_with_jitter(receiver: Receiver, station
     toggle(station)
 
     before = timezone.now()
-    delivery.deliveries_send()
+    deliver_waiting()
 
     due = Delivery.objects.get(endpoint=endpoint).next_attempt_at
     assert due is not None
     assert before + timedelta(seconds=4) <= due <= timezone.now() + timedelta(seconds=6)
-    delivery.deliveries_send()  # not due yet: nothing is sent
+    deliver_waiting()  # not due yet: nothing is sent
     assert len(receiver.requests("/a")) == 1
 
 
@@ -117,7 +118,7 @@ def test_a_timeout_is_a_failed_attempt(
     receiver.behave("/a", hang(3))
     toggle(station)
 
-    delivery.deliveries_send()
+    deliver_waiting()
 
     attempt = Attempt.objects.get(delivery__endpoint=endpoint)
     assert attempt.status_code is None and "timeout" in attempt.error
@@ -130,7 +131,7 @@ def test_retry_after_is_honoured(receiver: Receiver, station: Chargestation) -> 
     toggle(station)
 
     before = timezone.now()
-    delivery.deliveries_send()
+    deliver_waiting()
 
     due = Delivery.objects.get(endpoint=endpoint).next_attempt_at
     assert due is not None
@@ -171,12 +172,12 @@ def test_continuous_failure_disables_after_the_threshold_with_exactly_one_alert(
     toggle(station)
 
     for _ in range(2):
-        delivery.deliveries_send()
+        deliver_waiting()
     endpoint.refresh_from_db()
     assert endpoint.active and endpoint.consecutive_failures == 2
     with django_capture_on_commit_callbacks(execute=True):
-        delivery.deliveries_send()
-        delivery.deliveries_send()
+        deliver_waiting()
+        deliver_waiting()
 
     endpoint.refresh_from_db()
     assert not endpoint.active and "3 failed attempts" in endpoint.disabled_reason
@@ -192,10 +193,10 @@ def test_a_success_ends_the_failure_streak(
     receiver.behave("/a", sequence([status(500), ok()]))
     toggle(station)
 
-    delivery.deliveries_send()
+    deliver_waiting()
     endpoint.refresh_from_db()
     assert endpoint.consecutive_failures == 1 and endpoint.failing_since
-    delivery.deliveries_send()
+    deliver_waiting()
 
     endpoint.refresh_from_db()
     assert endpoint.consecutive_failures == 0 and endpoint.failing_since is None
@@ -207,10 +208,10 @@ def test_events_of_one_chargestation_arrive_in_order(receiver: Receiver, station
     for _ in range(4):
         toggle(station)
 
-    delivery.deliveries_send()  # the first fails: the three behind it wait
+    deliver_waiting()  # the first fails: the three behind it wait
     assert len(receiver.requests("/a")) == 1
     Delivery.objects.filter(status=DeliveryStatus.PENDING).update(next_attempt_at=timezone.now())
-    delivery.deliveries_send()
+    deliver_waiting()
 
     received = [json.loads(r.body)["data"]["active"] for r in receiver.requests("/a")]
     assert received == [False, False, True, False, True]
@@ -223,7 +224,7 @@ def test_during_rotation_both_secrets_sign(receiver: Receiver, station: Chargest
     receiver.expect_secrets("/a", [old, endpoint.secret])
     toggle(station)
 
-    delivery.deliveries_send()
+    deliver_waiting()
 
     [request] = receiver.wait_for(1, path="/a")
     assert set(request.matched_secrets) == {old, endpoint.secret}
@@ -241,7 +242,7 @@ def test_a_dead_endpoint_does_not_hold_back_healthy_ones(
     toggle(station)
 
     started = time.time()
-    delivery.deliveries_send()
+    deliver_waiting()
 
     healthy = [r for r in receiver.requests() if r.path != "/dead"]
     assert len(healthy) == 5

@@ -15,7 +15,7 @@ from pytest_django.fixtures import Settings
 from chargestations.models import Chargestation
 from tests.e2e.receiver import Receiver, ok, status
 from tests.factories import EndpointFactory
-from webhooks.delivery import sending as delivery
+from tests.pipeline import deliver_waiting
 from webhooks.endpoints.services import endpoint_disable, endpoint_enable
 from webhooks.models import Endpoint
 
@@ -37,7 +37,7 @@ def send(django_capture_on_commit_callbacks: Any) -> Any:
     def run(times: int = 1) -> None:
         for _ in range(times):
             with django_capture_on_commit_callbacks(execute=True):
-                delivery.deliveries_send()
+                deliver_waiting()
 
     return run
 

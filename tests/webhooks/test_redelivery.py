@@ -8,6 +8,7 @@ from django.utils import timezone
 from organizations.models import Organization
 from tests.e2e.receiver import Receiver, ok, sequence, status
 from tests.factories import EndpointFactory, LocationFactory
+from tests.pipeline import deliver_waiting
 from webhooks.catalog.types import SUBSCRIBABLE
 from webhooks.delivery import sending as delivery
 from webhooks.endpoints.redelivery import delivery_resend, endpoint_recover
@@ -30,12 +31,12 @@ def test_resend_gives_a_failed_delivery_one_more_attempt(
     settings.WEBHOOKS_RETRY_SCHEDULE = [0]  # type: ignore[attr-defined]
     receiver.behave("/a", sequence([status(500), ok()]))
     LocationFactory.create(organization=endpoint.organization)
-    delivery.deliveries_send()
+    deliver_waiting()
     failed = Delivery.objects.get(endpoint=endpoint)
     assert failed.status == DeliveryStatus.FAILED
 
     delivery_resend(delivery=failed)
-    delivery.deliveries_send()
+    deliver_waiting()
 
     failed.refresh_from_db()
     assert (failed.status, failed.attempt_count) == (DeliveryStatus.SUCCEEDED, 2)
@@ -58,7 +59,7 @@ def test_recover_resends_failed_and_skipped_since_a_moment(receiver: Receiver, e
     endpoint.refresh_from_db()
 
     recovered = endpoint_recover(endpoint=endpoint, since=timezone.now() - timedelta(hours=1))
-    delivery.deliveries_send()
+    deliver_waiting()
 
     assert recovered == 2
     receiver.wait_for(2, path="/a")

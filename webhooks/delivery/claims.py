@@ -1,13 +1,15 @@
 """Claiming due deliveries: leases, so that many workers share one outbox with no coordinator.
 
-A worker claims deliveries by leasing them (`claimed_until`) in a short transaction that skips
-rows another worker has locked (`SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL), so each
-delivery is sent by one worker at a time. A lease that runs out (the worker died) makes the
+A worker claims deliveries by leasing them (`claimed_until`, with a fresh `claim_token` that
+fences the outcome: webhooks.delivery.outcomes) in a short transaction that skips rows another
+worker has locked (`SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL), so each delivery is sent
+by one worker at a time. A lease that runs out (the worker died) makes the
 delivery claimable again: delivery is at least once. What may be claimed keeps each
 chargestation's events in order, gives a failing endpoint one delivery at a time, and keeps an
 endpoint's `rate_limit`.
 """
 
+import uuid
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -73,10 +75,15 @@ def deliveries_claim(*, ids: list[int] | None = None, limit: int | None = None) 
         )
         picked = _within_rate_limits(picked, targets, now)
         if picked:
-            Delivery.objects.filter(id__in=[d.pk for d in picked]).update(claimed_until=now + lease())
+            # A new token per claim: only this claim may record these deliveries' outcomes.
+            token, until = uuid.uuid4(), now + lease()
+            Delivery.objects.filter(id__in=[d.pk for d in picked]).update(
+                claimed_until=until, claim_token=token
+            )
     events = Event.objects.in_bulk({d.event_id for d in picked})
     for delivery in picked:
         delivery.event, delivery.endpoint = events[delivery.event_id], targets[delivery.endpoint_id]
+        delivery.claimed_until, delivery.claim_token = until, token
     return sorted(picked, key=lambda d: d.pk)
 
 

@@ -1,58 +1,53 @@
-"""Sending due deliveries: claim a batch, sign and POST concurrently, record the attempts.
+"""Sending: fan an event out and send what it leased, or claim due deliveries and send them.
 
-Claiming (webhooks/delivery/claims.py) leases deliveries to this worker, so that each is sent by one
-worker at a time; what is claimed here is signed, sent and recorded.
+The fan-out (webhooks.delivery.fanout) leases the deliveries it writes to this worker; claims
+(webhooks.delivery.claims) lease due ones otherwise (retries, resends, chains moving on, the
+sweeper's). What is leased is signed, sent concurrently and recorded (webhooks.delivery.outcomes).
 
 Within a process no endpoint may hold more than half the sender threads, and one that has not
 answered its last request (new to this process, or silent since) gets a single probe. A hanging
 endpoint therefore ties up one thread, not the batch: the other sends go on and their attempts
 are recorded as they complete. Deliveries held back that way are released unattempted (lease
 cleared, schedule unchanged) and queued again for when the probe has had its full timeout.
+
+A delivery whose lease has run out by the time its turn comes is not sent: another worker may
+hold it now (the worker was frozen or starved), and its outcome could not be recorded anyway.
 """
 
 import logging
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
-from django.utils import timezone
+from django.db import DatabaseError
+from django.db.models import Q
 
 from edrv_project import __version__
 from organizations.models import Plan
 from webhooks import metrics, signing
 from webhooks.catalog import payloads
-from webhooks.delivery import health, http, queue
+from webhooks.delivery import fanout, http
 from webhooks.delivery.claims import claimable, deliveries_claim
-from webhooks.delivery.retries import next_delay
-from webhooks.models import Attempt, Delivery, DeliveryStatus
+from webhooks.delivery.outcomes import Outcome, outcomes_record
+from webhooks.models import Delivery, DeliveryStatus
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = f"eDRV-Webhooks/{__version__}"
-GONE = 410
-# Retries this soon are scheduled on the broker; later ones are left to the sweeper.
-SHORT_RETRY_SECONDS = 60.0
 # Finished attempts wait at most this long to be written together with the batch's others.
 RECORD_EVERY = 0.5
 SLOT_POLL = 0.005
 # How long a batch waits for another batch's probe of an endpoint before leaving it for later.
 PROBE_PATIENCE = 0.5
+# A drain (a task with no ids: the sweeper's) claims batch after batch for this long at most.
+DRAIN_SECONDS = 10.0
+# A delivery is not sent when less than this is left of its lease: the send could outlive it.
+LEASE_MARGIN = 1.0
 
 _executor: ThreadPoolExecutor | None = None
-
-
-@dataclass
-class Outcome:
-    delivery: Delivery
-    result: http.HttpResult
-    attempted_at: float
 
 
 @dataclass
@@ -76,10 +71,58 @@ def _pool() -> ThreadPoolExecutor:
         return _executor
 
 
-def deliveries_send(*, delivery_ids: list[int] | None = None) -> int:
-    """Send the given (or any) claimable deliveries, then whatever they were holding back."""
+def events_deliver(*, event_ids: list[int] | None = None) -> int:
+    """Fan out these events (None: one batch of any waiting), send what the fan-out leased, then
+    whatever of theirs the claim path allows now. Returns how many sends were attempted."""
     sent = 0
-    claimed = deliveries_claim(ids=delivery_ids)
+    while (step := _fan_out_and_send(event_ids)) is not None:
+        sent += step
+        if event_ids is None:  # given ids beyond one batch are done batch after batch
+            break
+    return sent
+
+
+def deliveries_send(*, delivery_ids: list[int] | None = None) -> int:
+    """Send the given deliveries if the claim rules let them go now (None: one batch of any due)."""
+    return _send_and_follow(deliveries_claim(ids=delivery_ids))
+
+
+def events_drain(*, seconds: float = DRAIN_SECONDS) -> int:
+    """The sweeper's fan-out task: fan out and send whatever waits, batch after batch, for a while."""
+    started, sent = time.monotonic(), 0
+    while time.monotonic() - started < seconds and (step := _fan_out_and_send(None)) is not None:
+        sent += step
+    return sent
+
+
+def deliveries_drain(*, seconds: float = DRAIN_SECONDS) -> int:
+    """The sweeper's send task: claim and send due deliveries, batch after batch, for a while."""
+    started, sent = time.monotonic(), 0
+    while time.monotonic() - started < seconds and (claimed := deliveries_claim()):
+        sent += _send_and_follow(claimed)
+    return sent
+
+
+def _fan_out_and_send(event_ids: list[int] | None) -> int | None:
+    """One batch: sends attempted, or None when no event was waiting."""
+    try:
+        fanned = fanout.events_fan_out(event_ids=event_ids, limit=settings.WEBHOOKS_BATCH_SIZE)
+    except DatabaseError as exc:
+        # Two fan-outs of one chain can deadlock, and the database aborts one of them: its events
+        # stay waiting in the outbox, and the sweeper hands them out again.
+        logger.warning("webhooks.fan_out.failed", extra={"error": type(exc).__name__})
+        return None
+    if not fanned.events:
+        return None
+    sent = _send_and_follow(fanned.claimed)
+    if fanned.waiting:
+        sent += _send_and_follow(deliveries_claim(ids=fanned.waiting))
+    return sent
+
+
+def _send_and_follow(claimed: list[Delivery]) -> int:
+    """Send a claimed batch, then the deliveries its settled chain heads were holding back."""
+    sent = 0
     while claimed:
         sent += _send_batch(claimed)
         # A chain whose head is settled may move on now; one whose head will be retried waits.
@@ -165,18 +208,31 @@ def _send_batch(claimed: list[Delivery]) -> int:
             oldest = time.monotonic()
         for future in done:
             del running[future]
-            finished.append(future.result())
+            try:
+                finished.append(future.result())
+            except _LeaseLost as lost:
+                logger.warning("webhooks.delivery.lease_lost", extra={"delivery_id": lost.delivery.pk})
         if finished and (running or ready) and time.monotonic() - oldest >= RECORD_EVERY:
-            _record(finished)
+            outcomes_record(finished)
             attempted, finished = attempted + len(finished), []
-    _record(finished, skipped=skipped, released=released)
+    outcomes_record(finished, skipped=skipped, released=released)
     return attempted + len(finished)
+
+
+class _LeaseLost(Exception):
+    """Its lease ran out before its turn came: another worker may hold it now."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        super().__init__(delivery.pk)
+        self.delivery = delivery
 
 
 def _send_one(delivery: Delivery, body: bytes) -> Outcome:
     started = time.time()
     result: http.HttpResult | None = None
     try:
+        if delivery.claimed_until is not None and started > delivery.claimed_until.timestamp() - LEASE_MARGIN:
+            raise _LeaseLost(delivery)
         headers = {
             **delivery.endpoint.headers,
             "content-type": "application/json",
@@ -200,99 +256,3 @@ def _send_one(delivery: Delivery, body: bytes) -> Outcome:
             health.in_flight -= 1
             if result is not None:
                 health.answered = result.status_code is not None
-
-
-def _record(
-    outcomes: list[Outcome], *, skipped: Sequence[Delivery] = (), released: Sequence[Delivery] = ()
-) -> None:
-    """Write every attempt and the deliveries' new states in a few statements."""
-    now = timezone.now()
-    retry_soon: list[tuple[int, float]] = []
-    # Deliveries moving to the same state are updated together: one statement per group.
-    groups: defaultdict[tuple[str, datetime | None, int | None], list[int]] = defaultdict(list)
-    for o in outcomes:
-        delay = _apply(o, now)
-        if delay is not None and delay <= SHORT_RETRY_SECONDS:
-            retry_soon.append((o.delivery.pk, delay))
-        groups[(o.delivery.status, o.delivery.next_attempt_at, o.delivery.last_status_code)].append(
-            o.delivery.pk
-        )
-    with transaction.atomic():
-        Attempt.objects.bulk_create(
-            Attempt(
-                delivery=o.delivery,
-                created_at=datetime.fromtimestamp(o.attempted_at, tz=UTC),
-                duration_ms=o.result.duration_ms,
-                status_code=o.result.status_code,
-                response_excerpt=o.result.body_excerpt,
-                error=o.result.error[:500],
-                succeeded=o.result.ok,
-            )
-            for o in outcomes
-        )
-        for (status, next_attempt_at, status_code), ids in groups.items():
-            Delivery.objects.filter(id__in=ids).update(
-                status=status,
-                next_attempt_at=next_attempt_at,
-                last_status_code=status_code,
-                last_attempt_at=now,
-                attempt_count=F("attempt_count") + 1,
-                claimed_until=None,
-            )
-        for delivery in skipped:
-            delivery.status, delivery.next_attempt_at = DeliveryStatus.SKIPPED, None
-        if skipped:
-            Delivery.objects.filter(id__in=[d.pk for d in skipped]).update(
-                status=DeliveryStatus.SKIPPED, next_attempt_at=None, claimed_until=None
-            )
-        if released:
-            Delivery.objects.filter(id__in=[d.pk for d in released]).update(claimed_until=None)
-        health.outcomes_record(
-            [(o.delivery.endpoint, o.result.ok, o.result.status_code == GONE, o.result) for o in outcomes]
-        )
-    # Counted once committed: a batch whose records rolled back is sent, and counted, again.
-    metrics.attempts_settled(o.delivery.status for o in outcomes)
-    metrics.deliveries_counted(metrics.SKIPPED, len(skipped))
-    for delivery_id, delay in retry_soon:
-        queue.deliveries_enqueue([delivery_id], countdown=delay)
-    if released:  # once the endpoint's probe has had its full time to answer
-        queue.deliveries_enqueue([d.pk for d in released], countdown=settings.WEBHOOKS_TIMEOUT)
-    for o in outcomes:
-        logger.info(
-            "webhooks.delivery.succeeded" if o.result.ok else "webhooks.delivery.failed",
-            extra={
-                "delivery_id": o.delivery.pk,
-                "endpoint_id": o.delivery.endpoint.public_id,
-                "status_code": o.result.status_code,
-                "duration_ms": o.result.duration_ms,
-                "error": o.result.error,
-            },
-        )
-    if released:
-        logger.info("webhooks.delivery.released", extra={"deliveries": len(released)})
-
-
-def _apply(outcome: Outcome, now: datetime) -> float | None:
-    """Move one delivery to its next state; return the delay before a retry, if any."""
-    delivery, result = outcome.delivery, outcome.result
-    delivery.attempt_count += 1
-    delivery.last_attempt_at = now
-    delivery.last_status_code = result.status_code
-    delivery.claimed_until = None
-    if result.ok:
-        delivery.status, delivery.next_attempt_at = DeliveryStatus.SUCCEEDED, None
-        return None
-    delay = (
-        None
-        if result.status_code == GONE
-        else next_delay(
-            attempts_made=delivery.attempt_count,
-            status_code=result.status_code,
-            retry_after=result.retry_after,
-        )
-    )
-    if delay is None:
-        delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
-        return None
-    delivery.next_attempt_at = now + timedelta(seconds=delay)
-    return delay

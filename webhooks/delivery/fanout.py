@@ -1,0 +1,161 @@
+"""Fan-out: an committed Event becomes one Delivery per endpoint that wants it, in the worker.
+
+The change's own transaction wrote only the Event (webhooks.outbox); here a worker matches it
+against the organization's endpoints (type, content filter, network scopes, all against the data
+and place recorded at commit) and writes the deliveries, in one short transaction that also marks
+the event fanned out. Rows are taken with SKIP LOCKED and the flag is set in the same transaction,
+so an event is fanned out once even when its hint and the sweeper race (and the unique
+(event, endpoint) constraint says so again).
+
+Deliveries that can go at once are leased to this worker as they are written: the worker that
+fans an event out sends it, with no second claim. The others are written unleased for the
+ordinary claim path (webhooks.delivery.claims): a rate-limited or failing endpoint's, and those
+queued behind an earlier pending delivery of the same chargestation.
+
+Events of one chargestation reach an endpoint in event order: before fanning out an event with
+an ordering key, the earlier events with that key that are not fanned out yet are fanned out
+with it (waiting for a worker that holds one of them), and chains are ordered by event id.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from organizations.models import Plan
+from webhooks import metrics
+from webhooks.delivery.claims import lease
+from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
+from webhooks.routing.matching import endpoints_matching, matchers_for
+from webhooks.routing.scopes import Place
+
+
+@dataclass
+class FanOut:
+    """What one fan-out wrote: deliveries leased to this worker, and pending ones left to claims."""
+
+    events: int = 0
+    claimed: list[Delivery] = field(default_factory=list)
+    waiting: list[int] = field(default_factory=list)
+
+
+def place_of_event(event: Event) -> Place | None:
+    if event.location_pk is None and event.chargestation_pk is None:
+        return None
+    return Place(location_id=event.location_pk, chargestation_id=event.chargestation_pk)
+
+
+def _locked(queryset: QuerySet[Event], *, skip_locked: bool) -> QuerySet[Event]:
+    if connection.features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=skip_locked)
+    return queryset
+
+
+def events_fan_out(*, event_ids: list[int] | None = None, limit: int) -> FanOut:
+    """Write the deliveries of up to `limit` events not fanned out yet (of `event_ids`, if given)."""
+    now = timezone.now()
+    with transaction.atomic():
+        pending = Event.objects.filter(fanned_out=False)
+        if event_ids is not None:
+            pending = pending.filter(id__in=event_ids)
+        events = list(_locked(pending, skip_locked=True).order_by("id")[:limit])
+        if not events:
+            return FanOut()
+        events = _with_earlier_of_their_chains(events)
+        endpoints = list(
+            Endpoint.objects.filter(organization_id__in={e.organization_id for e in events}).annotate(
+                organization_plan=F("organization__plan")
+            )
+        )
+        deliveries = _deliveries_build(events, endpoints, now)
+        Delivery.objects.bulk_create(deliveries)
+        Event.objects.filter(id__in=[e.pk for e in events]).update(fanned_out=True)
+        skipped = sum(1 for d in deliveries if d.status == DeliveryStatus.SKIPPED)
+        metrics.deliveries_counted_on_commit(metrics.SKIPPED, skipped)
+    result = FanOut(events=len(events))
+    for delivery in deliveries:
+        if delivery.claim_token is not None:
+            result.claimed.append(delivery)
+        elif delivery.status == DeliveryStatus.PENDING:
+            result.waiting.append(delivery.pk)
+    return result
+
+
+def _with_earlier_of_their_chains(events: list[Event]) -> list[Event]:
+    """Add the earlier unfanned events of the same chains, so that a chain is written in order.
+
+    Not SKIP LOCKED: a worker fanning one of them out now is waited for (its deliveries then
+    exist, and ours queue behind them); rows it fanned out meanwhile no longer match.
+    """
+    keys = {(e.organization_id, e.ordering_key) for e in events if e.ordering_key}
+    if not keys:
+        return events
+    newest = max(e.pk for e in events)
+    have = {e.pk for e in events}
+    earlier = _locked(
+        Event.objects.filter(
+            fanned_out=False,
+            id__lt=newest,
+            organization_id__in={org for org, _ in keys},
+            ordering_key__in={key for _, key in keys},
+        ).exclude(id__in=have),
+        skip_locked=False,
+    ).order_by("id")
+    added = [e for e in earlier if (e.organization_id, e.ordering_key) in keys]
+    return sorted(events + added, key=lambda e: e.pk) if added else events
+
+
+def _deliveries_build(events: list[Event], endpoints: Sequence[Endpoint], now: datetime) -> list[Delivery]:
+    by_organization: dict[int, list[Endpoint]] = {}
+    for endpoint in endpoints:
+        by_organization.setdefault(endpoint.organization_id, []).append(endpoint)
+    matchers = matchers_for(endpoints)
+    busy_chains = _chains_pending(events, endpoints)
+    token = uuid.uuid4()
+    leased_until = now + lease()
+    deliveries = []
+    for event in events:
+        candidates = by_organization.get(event.organization_id, [])
+        place = place_of_event(event)
+        for endpoint in endpoints_matching(event=event, endpoints=candidates, matchers=matchers, place=place):
+            deliverable = endpoint.active and getattr(endpoint, "organization_plan") != Plan.FREE  # noqa: B009
+            delivery = Delivery(
+                event=event,
+                endpoint=endpoint,
+                ordering_key=event.ordering_key,
+                status=DeliveryStatus.PENDING if deliverable else DeliveryStatus.SKIPPED,
+                next_attempt_at=now if deliverable else None,
+                created_at=now,
+            )
+            chain = (endpoint.pk, event.ordering_key)
+            if deliverable and _sendable_now(endpoint) and chain not in busy_chains:
+                delivery.claimed_until, delivery.claim_token = leased_until, token
+            if deliverable and event.ordering_key:
+                busy_chains.add(chain)  # the next event of this chain waits for this one
+            deliveries.append(delivery)
+    return deliveries
+
+
+def _sendable_now(endpoint: Endpoint) -> bool:
+    """Rate limits and a failing endpoint's one-at-a-time are kept by the claim path instead."""
+    return not endpoint.rate_limit and not endpoint.consecutive_failures
+
+
+def _chains_pending(events: list[Event], endpoints: Sequence[Endpoint]) -> set[tuple[int, str]]:
+    """(endpoint, ordering key) chains that already hold a pending delivery."""
+    keys = {e.ordering_key for e in events if e.ordering_key}
+    if not keys or not endpoints:
+        return set()
+    return set(
+        Delivery.objects.filter(
+            status=DeliveryStatus.PENDING,
+            endpoint_id__in=[e.pk for e in endpoints],
+            ordering_key__in=keys,
+        )
+        .values_list("endpoint_id", "ordering_key")
+        .distinct()
+    )

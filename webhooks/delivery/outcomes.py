@@ -1,0 +1,172 @@
+"""Recording what sending did: attempts, the deliveries' next states, the endpoints' health.
+
+Fenced: every claim carries a token, and an outcome is recorded only where the delivery still
+holds the token it was claimed with. A worker that outlived its lease (frozen, partitioned,
+slow) and whose deliveries another worker claimed since records nothing: no attempt counted
+twice, no state moved back, no chain of a chargestation released out of turn.
+"""
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from webhooks import metrics
+from webhooks.delivery import health, http, queue
+from webhooks.delivery.retries import next_delay
+from webhooks.models import Attempt, Delivery, DeliveryStatus
+
+logger = logging.getLogger(__name__)
+
+GONE = 410
+# Retries this soon are scheduled on the broker; later ones are left to the sweeper.
+SHORT_RETRY_SECONDS = 60.0
+
+
+# Deliveries recorded together: (claim token, status, next attempt, last status code).
+_Group = tuple[uuid.UUID | None, str, datetime | None, int | None]
+
+
+@dataclass
+class Outcome:
+    delivery: Delivery
+    result: http.HttpResult
+    attempted_at: float
+
+
+def outcomes_record(
+    outcomes: list[Outcome], *, skipped: Sequence[Delivery] = (), released: Sequence[Delivery] = ()
+) -> None:
+    """Write every attempt and the deliveries' new states: in the common case one UPDATE per
+    state reached and one INSERT, in one transaction."""
+    now = timezone.now()
+    retry_soon: dict[int, float] = {}
+    # Deliveries moving to the same state are updated together: one statement per group.
+    groups: defaultdict[_Group, list[int]] = defaultdict(list)
+    for o in outcomes:
+        delay = _apply(o, now)
+        if delay is not None and delay <= SHORT_RETRY_SECONDS:
+            retry_soon[o.delivery.pk] = delay
+        d = o.delivery
+        groups[(d.claim_token, d.status, d.next_attempt_at, d.last_status_code)].append(d.pk)
+    with transaction.atomic():
+        held = _update_held(groups, now, expected=len(outcomes))
+        recorded = [o for o in outcomes if o.delivery.pk in held]
+        Attempt.objects.bulk_create(
+            Attempt(
+                delivery=o.delivery,
+                created_at=datetime.fromtimestamp(o.attempted_at, tz=UTC),
+                duration_ms=o.result.duration_ms,
+                status_code=o.result.status_code,
+                response_excerpt=o.result.body_excerpt,
+                error=o.result.error[:500],
+                succeeded=o.result.ok,
+            )
+            for o in recorded
+        )
+        skipped_ids = _held_update(
+            skipped, status=DeliveryStatus.SKIPPED, next_attempt_at=None, claimed_until=None
+        )
+        _held_update(released, claimed_until=None)
+        health.outcomes_record(
+            [(o.delivery.endpoint, o.result.ok, o.result.status_code == GONE, o.result) for o in recorded]
+        )
+    # Counted once committed: a batch whose records rolled back is sent, and counted, again.
+    metrics.attempts_settled(o.delivery.status for o in recorded)
+    metrics.deliveries_counted(metrics.SKIPPED, len(skipped_ids))
+    for o in recorded:
+        if o.delivery.pk in retry_soon:
+            queue.deliveries_enqueue([o.delivery.pk], countdown=retry_soon[o.delivery.pk])
+    if released:  # once the endpoint's probe has had its full time to answer
+        queue.deliveries_enqueue([d.pk for d in released], countdown=settings.WEBHOOKS_TIMEOUT)
+    for o in outcomes:
+        if o.delivery.pk not in held:
+            logger.warning("webhooks.delivery.lease_lost", extra={"delivery_id": o.delivery.pk})
+            continue
+        logger.info(
+            "webhooks.delivery.succeeded" if o.result.ok else "webhooks.delivery.failed",
+            extra={
+                "delivery_id": o.delivery.pk,
+                "endpoint_id": o.delivery.endpoint.public_id,
+                "status_code": o.result.status_code,
+                "duration_ms": o.result.duration_ms,
+                "error": o.result.error,
+            },
+        )
+    if released:
+        logger.info("webhooks.delivery.released", extra={"deliveries": len(released)})
+
+
+def _update_held(groups: dict[_Group, list[int]], now: datetime, *, expected: int) -> set[int]:
+    """Update the deliveries this worker still holds; return their ids."""
+    updated = 0
+    for (token, status, next_attempt_at, status_code), ids in groups.items():
+        updated += Delivery.objects.filter(id__in=ids, claim_token=token).update(
+            status=status,
+            next_attempt_at=next_attempt_at,
+            last_status_code=status_code,
+            last_attempt_at=now,
+            attempt_count=F("attempt_count") + 1,
+            claimed_until=None,
+        )
+    every = {pk for ids in groups.values() for pk in ids}
+    if updated == expected:
+        return every
+    # Some were claimed by another worker since: the rows updated are those still carrying our
+    # token (a claim always writes a new one).
+    held: set[int] = set()
+    for (token, _, _, _), ids in groups.items():
+        held.update(Delivery.objects.filter(id__in=ids, claim_token=token).values_list("id", flat=True))
+    return held
+
+
+def _held_update(deliveries: Sequence[Delivery], **changes: object) -> list[int]:
+    """Apply `changes` to those of `deliveries` still held by their claim; return their ids."""
+    by_token: defaultdict[uuid.UUID | None, list[int]] = defaultdict(list)
+    for delivery in deliveries:
+        by_token[delivery.claim_token].append(delivery.pk)
+    held: list[int] = []
+    for token, ids in by_token.items():
+        mine = Delivery.objects.filter(id__in=ids, claim_token=token)
+        ours = list(mine.select_for_update().values_list("id", flat=True))
+        if ours:
+            mine.filter(id__in=ours).update(**changes)
+        held += ours
+    if "status" in changes:
+        for delivery in deliveries:
+            if delivery.pk in held:
+                delivery.status, delivery.next_attempt_at = str(changes["status"]), None
+    return held
+
+
+def _apply(outcome: Outcome, now: datetime) -> float | None:
+    """Move one delivery to its next state in memory; return the delay before a retry, if any."""
+    delivery, result = outcome.delivery, outcome.result
+    delivery.attempt_count += 1
+    delivery.last_attempt_at = now
+    delivery.last_status_code = result.status_code
+    delivery.claimed_until = None
+    if result.ok:
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.SUCCEEDED, None
+        return None
+    delay = (
+        None
+        if result.status_code == GONE
+        else next_delay(
+            attempts_made=delivery.attempt_count,
+            status_code=result.status_code,
+            retry_after=result.retry_after,
+        )
+    )
+    if delay is None:
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
+        return None
+    delivery.next_attempt_at = now + timedelta(seconds=delay)
+    return delay

@@ -1,0 +1,106 @@
+"""The hint on commit: a committed transaction's event ids go to the workers, without waiting.
+
+`events_hint_on_commit` registers, in the change's transaction, a callback that hands the ids to
+this process's publisher thread once the transaction commits (never if it rolls back). The thread
+publishes whatever has piled up (many commits, one task per batch): at once when it was idle, at
+most every PUBLISH_INTERVAL under a stream of commits, so that a busy web process publishes
+fewer, fuller tasks. A commit of more than one batch of events (an import) goes to the backlog
+queue, so that it cannot hold back other organizations' fresh events (webhooks.delivery.queue).
+Ids still waiting when the process dies are not lost: their events wait in the outbox, and the
+sweeper hands them out.
+"""
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import transaction
+
+from edrv_project.celery import app
+from webhooks.delivery import queue
+
+logger = logging.getLogger(__name__)
+
+# The publisher thread publishes at most this often (seconds): a burst of commits shares tasks.
+PUBLISH_INTERVAL = 0.02
+
+
+class _Publisher:
+    """One daemon thread per process that publishes event ids handed to it, in batches."""
+
+    def __init__(self) -> None:
+        self.fresh: list[int] = []
+        self.backlog: list[int] = []
+        self.ready = threading.Condition()
+        self.thread: threading.Thread | None = None
+
+    def submit(self, event_ids: Sequence[int]) -> None:
+        with self.ready:
+            (self.backlog if len(event_ids) > settings.WEBHOOKS_BATCH_SIZE else self.fresh).extend(event_ids)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="webhooks-publisher", daemon=True)
+                self.thread.start()
+            self.ready.notify()
+
+    def flush(self) -> None:
+        with self.ready:
+            (fresh, self.fresh), (backlog, self.backlog) = (self.fresh, []), (self.backlog, [])
+        if fresh:
+            queue.events_fan_out_enqueue(fresh)
+        if backlog:
+            queue.events_fan_out_enqueue(backlog, backlog=True)
+
+    def _run(self) -> None:
+        last = 0.0
+        while True:
+            with self.ready:
+                while not (self.fresh or self.backlog):
+                    self.ready.wait()
+            pause = last + PUBLISH_INTERVAL - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            last = time.monotonic()
+            try:
+                self.flush()
+            except Exception:
+                logger.exception("webhooks.enqueue.crashed")
+
+
+_publisher = _Publisher()
+
+
+def events_hint_on_commit(event_ids: list[int]) -> None:
+    """Tell the workers about these events once the transaction commits; never if it rolls back.
+
+    A transaction that records many changes registers a callback per change; the publisher
+    thread gathers their ids into tasks of a batch each, not one task per change.
+    """
+    transaction.on_commit(lambda: _events_hint(event_ids), robust=True)
+
+
+def _events_hint(event_ids: list[int]) -> None:
+    if app.conf.task_always_eager:  # the task would run in the publisher thread: keep it here
+        queue.events_fan_out_enqueue(event_ids)
+    else:
+        _publisher.submit(event_ids)
+
+
+def _publisher_reset() -> None:
+    # A forked child (a prefork web server) has no publisher thread of its own yet.
+    global _publisher
+    _publisher = _Publisher()
+
+
+os.register_at_fork(after_in_child=_publisher_reset)
+
+
+def publisher_flush() -> None:
+    """Publish now what this process's publisher thread holds (at exit; before switching brokers)."""
+    _publisher.flush()
+
+
+atexit.register(publisher_flush)
