@@ -2,10 +2,12 @@
 
 import json
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from django.db.models import Model
 from django.utils.module_loading import import_string
+from rest_framework.serializers import Serializer
 
 from webhooks.catalog.charger_serializers import CHARGER_SERIALIZERS
 from webhooks.catalog.types import EVENT_TYPES, Envelope
@@ -27,12 +29,19 @@ def iso_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+@cache
+def _serializer(object_name: str) -> Serializer:
+    """One serializer per object, built once: DRF builds a serializer's fields on first use, which
+    costs more than representing an object with them. `to_representation` keeps no state of its
+    own between calls, so one instance serves every thread."""
+    return import_string(SERIALIZERS[object_name])()
+
+
 def snapshot(*, object_name: str, subject: Model) -> dict[str, Any]:
-    serializer_class = import_string(SERIALIZERS[object_name])
     # Lists prefetched earlier (say, a station's connectors before one was added) would be stale:
     # a snapshot is the object as it is now. DRF's own update view clears this cache the same way.
     subject._prefetched_objects_cache = {}  # type: ignore[attr-defined]
-    return dict(serializer_class(subject).data)
+    return dict(_serializer(object_name).to_representation(subject))
 
 
 def event_data(*, type_name: str, subject: Model, changed: Model, snapshots: dict[str, Any]) -> Any:

@@ -11,9 +11,11 @@ import ipaddress
 import os
 import re
 import socket
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections import Counter
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
@@ -64,17 +66,109 @@ class Target:
         return host if self.port == (443 if self.scheme == "https" else 80) else f"{host}:{self.port}"
 
 
-# getaddrinfo has no timeout of its own; a pool lets the caller stop waiting for it.
-_resolver = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhooks-dns")
+# Answers are reused this long: a stream of deliveries to one host resolves it once per period, not
+# once per request. Short, well under usual DNS TTLs (getaddrinfo does not tell the TTL), so an
+# endpoint moving to new addresses is followed within seconds. Caching opens no rebinding window:
+# every use checks every cached address again, and http.py connects to one of those very addresses.
+DNS_CACHE_SECONDS = 5.0
+# "Does not resolve" is remembered shorter: a name just created is not refused for long.
+DNS_NEGATIVE_CACHE_SECONDS = 1.0
+# A zone that never answers must not use up what other endpoints' lookups need: beyond this many
+# lookups in flight in one zone, a caller fails at once (a failed attempt, retried later).
+DNS_LOOKUPS_PER_ZONE = 2
+# Lookups stuck on many different silent zones at once: each holds a thread until the system
+# resolver gives up, so their number is bounded too.
+DNS_LOOKUPS_MAX = 64
+DNS_CACHE_ENTRIES = 4096
+_Answer = tuple[IpAddress, ...] | None  # None: the name does not resolve (gaierror)
 
 
-def _resolver_reset() -> None:
-    # A forked child (Celery prefork) must not wait on its parent's threads.
-    global _resolver
-    _resolver = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhooks-dns")
+def _zone(host: str) -> str:
+    # Last two labels: one registered domain in most TLDs, with no public-suffix list to depend on.
+    # Under a two-label suffix (example.co.uk) or a shared host (*.herokuapp.com) all names share
+    # one zone: they then get DNS_LOOKUPS_PER_ZONE lookups together, which the cache makes enough.
+    return ".".join(host.rsplit(".", 2)[-2:])
 
 
-os.register_at_fork(after_in_child=_resolver_reset)
+@dataclass
+class _Dns:
+    """Per process: the answers cache and the lookups in flight (one per host, a few per zone)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    cache: dict[str, tuple[float, _Answer]] = field(default_factory=dict)  # host: (expiry, answer)
+    inflight: dict[str, Future[_Answer]] = field(default_factory=dict)
+    zones: Counter[str] = field(default_factory=Counter)
+
+
+_dns = _Dns()
+
+
+def _dns_reset() -> None:
+    # A forked child (Celery prefork) must not wait on its parent's lookup threads, nor its lock.
+    global _dns
+    _dns = _Dns()
+
+
+os.register_at_fork(after_in_child=_dns_reset)
+
+
+def _lookup_end(dns: _Dns, dns_host: str, zone: str) -> None:
+    """Under dns.lock."""
+    del dns.inflight[dns_host]
+    dns.zones[zone] -= 1
+    if not dns.zones[zone]:
+        del dns.zones[zone]
+
+
+def _lookup(dns: _Dns, dns_host: str, zone: str, future: Future[_Answer]) -> None:
+    """In its own thread: getaddrinfo has no timeout, callers stop waiting for it at their deadline."""
+    answer: _Answer = None
+    error: BaseException | None = None
+    try:
+        infos = socket.getaddrinfo(dns_host, None, 0, socket.SOCK_STREAM)
+        answer = tuple(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos)) or None
+    except (socket.gaierror, UnicodeError):
+        pass
+    except BaseException as exc:  # noqa: BLE001 - handed to the callers, not cached
+        error = exc
+    with dns.lock:
+        if error is None:
+            ttl = DNS_CACHE_SECONDS if answer is not None else DNS_NEGATIVE_CACHE_SECONDS
+            dns.cache.pop(dns_host, None)  # re-inserted last: the dict's order stays by age
+            dns.cache[dns_host] = (time.monotonic() + ttl, answer)
+            if len(dns.cache) > DNS_CACHE_ENTRIES:
+                del dns.cache[next(iter(dns.cache))]
+        _lookup_end(dns, dns_host, zone)
+    if error is None:
+        future.set_result(answer)
+    else:
+        future.set_exception(error)
+
+
+def _resolve(target: Target, deadline: float) -> _Answer:
+    dns = _dns
+    with dns.lock:
+        cached = dns.cache.get(target.dns_host)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        future = dns.inflight.get(target.dns_host)  # single flight: join the lookup under way
+        if future is None:
+            zone = _zone(target.host)
+            if dns.zones[zone] >= DNS_LOOKUPS_PER_ZONE or len(dns.inflight) >= DNS_LOOKUPS_MAX:
+                raise TimeoutError("DNS resolution timed out")
+            future = dns.inflight[target.dns_host] = Future()
+            dns.zones[zone] += 1
+            args = (dns, target.dns_host, zone, future)
+            try:
+                # Daemon: a lookup stuck in the system resolver must not hold up the process's exit.
+                threading.Thread(target=_lookup, args=args, name="webhooks-dns", daemon=True).start()
+            except RuntimeError:  # no thread to be had: a failed attempt, not a host stuck forever
+                _lookup_end(dns, target.dns_host, zone)
+                raise TimeoutError("DNS resolution timed out") from None
+    try:
+        return future.result(timeout=max(deadline - time.monotonic(), 0.001))
+    except TimeoutError:
+        raise TimeoutError("DNS resolution timed out") from None
 
 
 def target_parse(url: str) -> Target:
@@ -139,15 +233,11 @@ def addresses_check(target: Target, deadline: float) -> list[IpAddress]:
     try:
         addresses: list[IpAddress] = [ipaddress.ip_address(target.host)]
     except ValueError:
-        future = _resolver.submit(socket.getaddrinfo, target.dns_host, target.port, 0, socket.SOCK_STREAM)
-        try:
-            infos = future.result(timeout=max(deadline - time.monotonic(), 0.001))
-        except TimeoutError:
-            raise TimeoutError("DNS resolution timed out") from None
-        except (socket.gaierror, UnicodeError):
+        answer = _resolve(target, deadline)
+        if answer is None:
             raise DestinationRefused(f"host {target.host} does not resolve") from None
-        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
-    for address in addresses:
+        addresses = list(answer)
+    for address in addresses:  # on every call, cached answers included: the setting may have changed
         if reason := _address_refusal(address):
             raise DestinationRefused(reason)
     return addresses

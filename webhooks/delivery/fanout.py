@@ -119,7 +119,10 @@ def _deliveries_build(events: list[Event], endpoints: Sequence[Endpoint], now: d
     leased_until = now + lease()
     deliveries = []
     for event in events:
-        candidates = by_organization.get(event.organization_id, [])
+        # An endpoint hears of what happened after it was registered, however late the fan-out.
+        candidates = [
+            e for e in by_organization.get(event.organization_id, []) if e.created_at <= event.created_at
+        ]
         place = place_of_event(event)
         for endpoint in endpoints_matching(event=event, endpoints=candidates, matchers=matchers, place=place):
             deliverable = endpoint.active and getattr(endpoint, "organization_plan") != Plan.FREE  # noqa: B009

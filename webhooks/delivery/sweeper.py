@@ -8,7 +8,7 @@ fans out an event, or sends a delivery, only once it holds it.
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -50,15 +50,22 @@ def outbox_sweep() -> tuple[int, int]:
 def outbox_purge() -> int:
     """Delete what is older than the retention period, never what was not delivered unseen.
 
-    Deliveries still pending when their event reaches the end of the retention period become
-    `expired` (counted in /metrics, and logged) before their event goes; events never fanned out
-    are kept until a worker has fanned them out.
+    A delivery still pending when its event reaches the end of the retention period becomes
+    `expired` (counted in /metrics, logged, listed by the API and the dashboard), and its event is
+    kept for another retention period so that this can be seen; an event never fanned out is kept
+    until a worker has fanned it out. Nothing pending is ever deleted.
     """
-    cutoff = timezone.now() - timedelta(days=settings.WEBHOOKS_RETENTION_DAYS)
+    retention = timedelta(days=settings.WEBHOOKS_RETENTION_DAYS)
+    cutoff = timezone.now() - retention
     expired = _deliveries_expire(cutoff)
     purged = 0
-    old_events = Event.objects.filter(created_at__lt=cutoff, fanned_out=True).exclude(
-        Exists(Delivery.objects.filter(event_id=OuterRef("pk"), status=DeliveryStatus.PENDING))
+    old_events = (
+        Event.objects.filter(created_at__lt=cutoff, fanned_out=True)
+        .exclude(Exists(Delivery.objects.filter(event_id=OuterRef("pk"), status=DeliveryStatus.PENDING)))
+        .exclude(
+            Exists(Delivery.objects.filter(event_id=OuterRef("pk"), status=DeliveryStatus.EXPIRED)),
+            created_at__gte=cutoff - retention,
+        )
     )
     cutoffs = [
         (Attempt.objects.filter(created_at__lt=cutoff)),
@@ -74,7 +81,7 @@ def outbox_purge() -> int:
     return purged
 
 
-def _deliveries_expire(cutoff: object) -> int:
+def _deliveries_expire(cutoff: datetime) -> int:
     expired = 0
     pending = Delivery.objects.filter(status=DeliveryStatus.PENDING, event__created_at__lt=cutoff)
     while ids := list(pending.values_list("id", flat=True)[:PURGE_CHUNK]):
