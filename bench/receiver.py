@@ -3,12 +3,14 @@
 It must cost as little CPU as possible (it shares the machine with the workers it measures), so
 it is a bare asyncio protocol, not a framework: it parses just enough HTTP to find the body, counts
 requests per path and webhook-id, keeps each id's first receipt time, verifies one request in
-`VERIFY_EVERY` with the off-the-shelf `standardwebhooks` package, and answers `200` with an empty
-body. Paths starting with `/hang` never answer (the sender's timeout ends them).
+`VERIFY_EVERY` per path (or every one, for a path registered with `every: 1`) with the
+off-the-shelf `standardwebhooks` package, and answers `200` with an empty body. Paths starting
+with `/hang` never answer (the sender's timeout ends them).
 
 Control requests (from the benchmark itself) live under `/__`: `POST /__secret` registers the
-secret of a path, `GET /__stats` returns the counts, `GET /__receipts?path=…` the first receipt time
-of every webhook-id seen there, `POST /__reset` forgets everything.
+secret of a path and how often to verify there (`{"path", "secret", "every"}`), `GET /__stats`
+returns the counts (per path, verified and failed too), `GET /__receipts?path=…` the first
+receipt time of every webhook-id seen there, `POST /__reset` forgets everything.
 
 Run as `python -m bench.receiver`: it prints its port on the first line of stdout.
 """
@@ -28,21 +30,22 @@ OK = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
 
 
 class _PathStats:
-    __slots__ = ("count", "first_seen", "last_at")
+    __slots__ = ("count", "first_seen", "last_at", "verified", "verify_failed")
 
     def __init__(self) -> None:
         self.count = 0
         self.first_seen: dict[str, float] = {}
         self.last_at = 0.0
+        self.verified = 0
+        self.verify_failed = 0
 
 
 class _State:
     def __init__(self) -> None:
         self.paths: dict[str, _PathStats] = defaultdict(_PathStats)
-        self.secrets: dict[str, Webhook] = {}
+        self.secrets: dict[str, tuple[Webhook, int]] = {}  # path: (verifier, verify one in n)
         self.verified = 0
         self.verify_failed = 0
-        self.seen = 0
 
     def record(self, path: str, headers: dict[str, str], body: bytes) -> None:
         now = time.time()
@@ -52,20 +55,21 @@ class _State:
         webhook_id = headers.get("webhook-id", "")
         if webhook_id not in stats.first_seen:
             stats.first_seen[webhook_id] = now
-        self.seen += 1
-        verifier = self.secrets.get(path)
-        if verifier is not None and self.seen % VERIFY_EVERY == 0:
+        verifier, every = self.secrets.get(path, (None, VERIFY_EVERY))
+        if verifier is not None and stats.count % every == 0:
             try:
                 verifier.verify(body, headers)
+                stats.verified += 1
                 self.verified += 1
             except Exception:
+                stats.verify_failed += 1
                 self.verify_failed += 1
 
     def control(self, method: str, target: str, body: bytes) -> Any:
         parts = urlsplit(target)
         if parts.path == "/__secret":
             data = json.loads(body)
-            self.secrets[data["path"]] = Webhook(data["secret"])
+            self.secrets[data["path"]] = (Webhook(data["secret"]), int(data.get("every") or VERIFY_EVERY))
             return {}
         if parts.path == "/__reset":
             self.__init__()  # type: ignore[misc]
@@ -75,7 +79,13 @@ class _State:
             return self.paths[path].first_seen if path in self.paths else {}
         return {
             "paths": {
-                path: {"count": s.count, "unique": len(s.first_seen), "last_at": s.last_at}
+                path: {
+                    "count": s.count,
+                    "unique": len(s.first_seen),
+                    "last_at": s.last_at,
+                    "verified": s.verified,
+                    "verify_failed": s.verify_failed,
+                }
                 for path, s in self.paths.items()
             },
             "verified": self.verified,

@@ -59,12 +59,37 @@ def database_migrate() -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
+def queues() -> set[str]:
+    """The Celery queues the workers consume: the Procfile's `-Q`/`--queues`, else the default."""
+    words = procfile_command("worker")
+    names: set[str] = set()
+    for n, word in enumerate(words):
+        if word in ("-Q", "--queues") and n + 1 < len(words):
+            names.update(words[n + 1].split(","))
+        elif word.startswith("--queues="):
+            names.update(word.partition("=")[2].split(","))
+        elif word.startswith("-Q") and len(word) > 2:
+            names.update(word[2:].lstrip("=").split(","))
+    from django.conf import settings
+
+    names.add(getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery"))
+    return {name.strip() for name in names if name.strip()}
+
+
 def queue_purge() -> None:
-    """Empty Celery's queue (and its unacked bookkeeping) in the bench Redis db only."""
+    """Empty Celery's queues (and their unacked bookkeeping) in the bench Redis db only.
+
+    Call once Django is set up. Kombu keeps a queue's priority levels in keys named after it
+    (`<queue>\\x06\\x16<n>`): those go too.
+    """
     import redis
 
     client = redis.Redis.from_url(REDIS)
-    client.delete("celery", "unacked", "unacked_index")
+    keys: list[str | bytes] = ["unacked", "unacked_index", "unacked_mutex"]
+    for name in queues():
+        keys.append(name)
+        keys.extend(client.scan_iter(match=f"{name}\x06\x16*"))
+    client.delete(*keys)
 
 
 def _spawn(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -131,13 +156,74 @@ def workers_start(count: int, extra_env: dict[str, str] | None = None) -> list[s
 
 
 def beat_start() -> subprocess.Popen[bytes]:
+    """Beat as the Procfile says, with its schedule file under var/bench (the last `-s` wins)."""
     env = {**os.environ, **ENV}
     schedule = LOGS / "celerybeat-schedule"
-    command = [
-        str(Path(sys.executable).with_name("celery")),
-        *("-A", "edrv_project", "beat", "-l", "INFO", "-s", str(schedule)),
-    ]
-    return _spawn(command, LOGS / "beat.log", env)
+    for old in LOGS.glob(f"{schedule.name}*"):  # a fresh schedule; its file appearing says beat is up
+        old.unlink()
+    log = LOGS / "beat.log"
+    process = _spawn([*procfile_command("beat"), "--schedule", str(schedule)], log, env)
+    deadline = time.monotonic() + 60
+    while b"beat: Starting" not in log.read_bytes() and not any(LOGS.glob(f"{schedule.name}*")):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"beat not started; see {log}:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+    return process
+
+
+class Node:
+    """A worker node as production runs one: `count` worker processes and beat, per the Procfile."""
+
+    def __init__(self, count: int) -> None:
+        self.workers = workers_start(count)
+        self.beat = beat_start()
+
+    def worker_cpu(self) -> float:
+        """CPU seconds the worker processes (and their children) have used so far."""
+        return cpu_seconds([process.pid for process in self.workers])
+
+    def cpu(self) -> float:
+        """CPU seconds the whole node (workers, their children, beat) has used so far."""
+        return cpu_seconds([process.pid for process in [*self.workers, self.beat]])
+
+    def stop(self) -> None:
+        for process in [*self.workers, self.beat]:
+            stop(process)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat's fields from the state on (the name, in parentheses, may hold spaces)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of `pids` and every live descendant, by the kernel's accounting.
+
+    Each process counts its own threads (utime, stime) and its children already waited for
+    (cutime, cstime); live children count themselves, so nothing is counted twice.
+    """
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    ticks = 0
+    todo = list(pids)
+    seen: set[int] = set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen or (fields := _stat(pid)) is None:
+            continue
+        seen.add(pid)
+        ticks += sum(int(field) for field in fields[11:15])  # utime stime cutime cstime
+        todo.extend(children.get(pid, []))
+    return ticks / _TICKS
 
 
 class Receiver:
@@ -170,8 +256,9 @@ class Receiver:
         self._conn.request(method, path, body=payload)
         return json.loads(self._conn.getresponse().read())
 
-    def secret_set(self, path: str, secret: str) -> None:
-        self._call("POST", "/__secret", {"path": path, "secret": secret})
+    def secret_set(self, path: str, secret: str, verify_every: int | None = None) -> None:
+        """Verify signatures on `path` with `secret`: one request in `verify_every` (default 50)."""
+        self._call("POST", "/__secret", {"path": path, "secret": secret, "every": verify_every})
 
     def stats(self) -> dict[str, Any]:
         return self._call("GET", "/__stats")

@@ -1,9 +1,10 @@
 """`make faults`: break the stack on purpose, count every event, write docs/reliability.md.
 
 Starts a private PostgreSQL cluster and a private Redis (never the machine's own), the web app,
-two Celery workers, beat and a verifying receiver, then runs the seven scenarios of issue 8 and
-prints one row each. Exit status 1 when a row misses its target. About five minutes; `--quick`
-shrinks the loads (about two). Logs of every process: var/faults/.
+two Celery workers, beat and a verifying receiver, then runs the scenarios (the seven of issue 8,
+the frozen worker of issue 13) and prints one row each. Exit status 1 when a row misses its
+target. About seven minutes; `--quick` shrinks the loads (about three). `--only 8` (or
+`--only worker_frozen`) runs one scenario. Logs of every process: var/faults/.
 """
 
 import argparse
@@ -19,15 +20,37 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds through `finally`: every process and directory goes
 
 
+def _wanted(only: str) -> set[int]:
+    """The scenario numbers `--only` names: numbers (1-based) or function names of scenarios.py."""
+    from bench.faults.scenarios import SCENARIOS  # imports no Django model at module level
+
+    names = {scenario.__name__: number for number, scenario in enumerate(SCENARIOS, start=1)}
+    wanted = set()
+    for item in (part.strip() for part in only.split(",")):
+        if item.isdigit() and 1 <= int(item) <= len(SCENARIOS):
+            wanted.add(int(item))
+        elif item in names:
+            wanted.add(names[item])
+        elif item:
+            choices = ", ".join(f"{n} {name}" for name, n in names.items())
+            raise ValueError(f"no scenario {item!r}; there are: {choices}")
+    return wanted
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="reduced loads, a 12 s broker outage")
-    parser.add_argument("--only", default="", help="comma-separated scenario numbers, e.g. 2,3")
+    parser.add_argument(
+        "--only", default="", help="comma-separated scenario numbers or names, e.g. 2,3 or worker_frozen"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/reliability.md")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     scale = 0.2 if args.quick else 1.0
-    wanted = {int(n) for n in args.only.split(",") if n.strip()}
+    try:
+        wanted = _wanted(args.only)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     started = time.monotonic()
     stack = Stack(ROOT / "var" / "faults")

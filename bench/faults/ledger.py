@@ -9,6 +9,8 @@ For one endpoint (one receiver path):
   row with no `location.created` event, a location the API acknowledged that is not there);
 - invented: webhook-ids that reached the receiver but match no committed Event of the endpoint;
 - duplicates: deliveries beyond the first of one webhook-id (delivery is at least once);
+- defects: what a scenario found beyond the columns that fails its row all the same (scenario 8:
+  attempts recorded twice, a delivery recorded by two workers, a duplicate no freeze explains);
 - API 5xx: answers >= 500 to requests sent while the fault was on;
 - drained: seconds from the end of the fault until the backlog it left is delivered: the last
   first delivery of the events recorded before the fault ended.
@@ -16,12 +18,13 @@ For one endpoint (one receiver path):
 
 import itertools
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from django.db import DatabaseError, connection
+from django.db.models import Count, Q
 
 from bench.faults.load import ApiCall, Window
 from bench.faults.tally import Tally
@@ -42,6 +45,7 @@ class Row:
     notes: list[str] = field(default_factory=list)
     expect_duplicates: bool = False  # a process was killed: duplicates are allowed
     crashes: int = 0  # processes that died on their own during the scenario (and were restarted)
+    defects: int = 0  # findings the columns do not show that fail the row (the notes say which)
 
     @property
     def ok(self) -> bool:
@@ -50,6 +54,7 @@ class Row:
             and self.invented == 0
             and self.drained is not None
             and (self.expect_duplicates or self.duplicates == 0)
+            and self.defects == 0
         )
 
 
@@ -86,11 +91,33 @@ def pending_count(endpoint_id: int) -> int:
     )
 
 
+def unfanned_count(endpoint_id: int) -> int:
+    """Events of the endpoint's organization that no worker has fanned out (written no deliveries
+    for) yet: they have no Delivery, so `committed_ids` cannot see them. 0 where events carry no
+    `fanned_out` flag (deliveries written in the change's own transaction)."""
+    from webhooks.models import Endpoint, Event
+
+    if not any(f.name == "fanned_out" for f in Event._meta.get_fields()):
+        return 0
+    return _retrying(
+        lambda: Event.objects.filter(
+            organization_id=Endpoint.objects.filter(pk=endpoint_id).values("organization_id")[:1],
+            is_test=False,
+            fanned_out=False,
+        ).count()
+    )
+
+
 def drain_wait(*, endpoint_id: int, tally: Tally, path: str, timeout: float) -> bool:
-    """Wait until every committed event is delivered and nothing is pending; False on timeout."""
+    """Wait until every event is fanned out, every committed one delivered and nothing is pending;
+    False on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if set(committed_ids(endpoint_id)) <= set(tally.delivered(path)) and pending_count(endpoint_id) == 0:
+        if (
+            set(committed_ids(endpoint_id)) <= set(tally.delivered(path))
+            and pending_count(endpoint_id) == 0
+            and unfanned_count(endpoint_id) == 0
+        ):
             return True
         time.sleep(0.5)
     return False
@@ -144,6 +171,51 @@ def _failed_count(endpoint_id: int) -> int:
     )
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """What the outbox recorded for one endpoint, against the requests the receiver got."""
+
+    sends: int  # requests the receiver got
+    attempts: int  # Attempt rows
+    beyond_sends: int  # Attempt rows beyond the requests the receiver got for their webhook-id
+    unrecorded: int  # requests the receiver got that no Attempt row stands for
+    recorded_twice: int  # deliveries with more than one succeeded Attempt: recorded by two workers
+    count_off: int  # deliveries whose `attempt_count` is not their number of Attempt rows
+
+
+def attempts_against_sends(*, endpoint_id: int, tally: Tally, path: str) -> Recorded:
+    """Every delivery's Attempt rows and counter against the requests the receiver got for it.
+
+    On a receiver that answers every request it reads (no connection refused, none cut before it
+    arrived), each Attempt stands for one request: more Attempt rows than requests means a send
+    was recorded twice; two succeeded Attempts mean two workers each recorded the delivery.
+    """
+    from webhooks.models import Delivery
+
+    rows = _retrying(
+        lambda: list(
+            Delivery.objects.filter(endpoint_id=endpoint_id)
+            .annotate(rows=Count("attempts"), wins=Count("attempts", filter=Q(attempts__succeeded=True)))
+            .values_list("event__public_id", "attempt_count", "rows", "wins")
+        )
+    )
+    sends = Counter(a.webhook_id for a in tally.answers(path))
+    beyond = unrecorded = twice = off = 0
+    for webhook_id, counter, attempts, wins in rows:
+        beyond += max(attempts - sends[webhook_id], 0)
+        unrecorded += max(sends[webhook_id] - attempts, 0)
+        twice += wins > 1
+        off += counter != attempts
+    return Recorded(
+        sends=sum(sends.values()),
+        attempts=sum(r[2] for r in rows),
+        beyond_sends=beyond,
+        unrecorded=unrecorded,
+        recorded_twice=twice,
+        count_off=off,
+    )
+
+
 def row_count(
     *,
     scenario: str,
@@ -161,9 +233,12 @@ def row_count(
     acknowledged = {c.object_id for c in calls or [] if c.object_id}
     no_event, acked_missing = _changes_without_event(organization_id, acknowledged)
     never = set(committed) - set(delivered)
-    lost = len(never) + no_event + acked_missing
+    unfanned = unfanned_count(endpoint_id)
+    lost = len(never) + no_event + acked_missing + unfanned
     invented = len(tally.received(path) - set(committed))
     notes = []
+    if unfanned:
+        notes.append(f"{unfanned} event(s) never fanned out (no delivery written)")
     if no_event:
         notes.append(f"{no_event} committed location(s) without their event")
     if acked_missing:
