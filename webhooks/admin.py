@@ -1,6 +1,7 @@
 """The operators' view of the outbox: endpoints to act on, events and deliveries to inspect."""
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -10,14 +11,21 @@ from django.http import HttpRequest
 
 from chargestations.models import Chargestation, Location
 from webhooks.catalog.types import SUBSCRIBABLE
-from webhooks.delivery.destinations import DestinationRefused, destination_check
-from webhooks.endpoints.headers import HeaderError, headers_validate
+from webhooks.endpoints import validation
 from webhooks.endpoints.redelivery import delivery_resend
 from webhooks.endpoints.services import DISABLED_BY_USER, endpoint_disable, endpoint_enable
 from webhooks.endpoints.test_events import endpoint_send_test
 from webhooks.models import Attempt, Delivery, Endpoint, Event
-from webhooks.routing.filters import FilterError, filter_validate
-from webhooks.routing.scopes import scope_ids_check
+
+T = TypeVar("T")
+
+
+def _cleaned(clean: Callable[..., T], *args: Any) -> T:
+    """`clean(*args)`, a FieldInvalid becoming the field's form error."""
+    try:
+        return clean(*args)
+    except validation.FieldInvalid as exc:
+        raise forms.ValidationError(exc.messages) from None
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -51,10 +59,28 @@ class EndpointActionForm(ActionForm):
 
 
 class EndpointForm(forms.ModelForm):
-    """The same rules as the API: a destination the SSRF guard accepts, known event types, valid
+    """Validated by webhooks.endpoints.validation, with the API's and the dashboard's rules and words:
+    a destination the SSRF guard accepts, subscribable event types, valid alert emails, rate limit,
     filter and headers, scopes of the endpoint's own organization."""
 
-    url = forms.URLField(max_length=2048, assume_scheme="https")
+    url = forms.CharField(
+        max_length=validation.MAX_URL_LENGTH,
+        widget=forms.URLInput(attrs={"class": "vURLField"}),
+        error_messages={"max_length": validation.URL_TOO_LONG},
+    )
+    # Blank is not "required" here: validation.events_clean says what an empty list says everywhere.
+    events = forms.JSONField(required=False, help_text="Subscribed event type names.")
+    description = forms.CharField(
+        max_length=validation.MAX_DESCRIPTION_LENGTH,
+        required=False,
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
+        error_messages={"max_length": validation.DESCRIPTION_TOO_LONG},
+    )
+    rate_limit = forms.IntegerField(
+        required=False,
+        help_text=f"Deliveries per second (1 to {validation.MAX_RATE_LIMIT}); empty: no limit.",
+        error_messages={"invalid": validation.RATE_LIMIT_NOT_INTEGER},
+    )
 
     class Meta:
         model = Endpoint
@@ -64,35 +90,26 @@ class EndpointForm(forms.ModelForm):
         ]  # fmt: skip
 
     def clean_url(self) -> str:
-        url: str = self.cleaned_data["url"]
-        try:
-            destination_check(url)
-        except DestinationRefused as exc:
-            raise forms.ValidationError(f"This destination is refused: {exc.reason}.") from exc
-        return url
+        return _cleaned(validation.url_clean, self.cleaned_data["url"])
 
     def clean_events(self) -> list[str]:
         events = self.cleaned_data["events"]
-        if not isinstance(events, list) or not events:
-            raise forms.ValidationError("Give a list of at least one event type.")
-        unknown = sorted(set(events) - SUBSCRIBABLE)
-        if unknown:
-            raise forms.ValidationError(f"Not subscribable event types: {', '.join(map(str, unknown))}.")
-        return sorted(set(events))
+        return _cleaned(validation.events_clean, [] if events is None else events)
+
+    def clean_description(self) -> str:
+        return _cleaned(validation.description_clean, self.cleaned_data["description"])
+
+    def clean_alert_emails(self) -> list[str]:
+        return _cleaned(validation.alert_emails_clean, self.cleaned_data["alert_emails"])
+
+    def clean_rate_limit(self) -> int | None:
+        return _cleaned(validation.rate_limit_clean, self.cleaned_data["rate_limit"])
 
     def clean_filter(self) -> dict[str, Any] | None:
-        value = self.cleaned_data["filter"]
-        try:
-            filter_validate(value if value is not None else {})
-        except FilterError as exc:
-            raise forms.ValidationError(str(exc)) from None
-        return value or None
+        return _cleaned(validation.filter_clean, self.cleaned_data["filter"])
 
     def clean_headers(self) -> dict[str, str]:
-        try:
-            return headers_validate(self.cleaned_data["headers"] or {})
-        except HeaderError as exc:
-            raise forms.ValidationError(str(exc)) from None
+        return _cleaned(validation.headers_clean, self.cleaned_data["headers"])
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -100,14 +117,14 @@ class EndpointForm(forms.ModelForm):
         for name, model in (("locations", Location), ("chargestations", Chargestation)):
             if name not in cleaned:
                 continue
-            ids = cleaned[name] or []
-            if organization is None:
-                cleaned[name] = ids
+            ids = cleaned[name]
+            if organization is None:  # itself in error: the scopes are checked once it is chosen
+                cleaned[name] = ids or []
                 continue
             try:
-                cleaned[name] = scope_ids_check(organization_id=organization.pk, model=model, public_ids=ids)
-            except ValueError as exc:
-                self.add_error(name, str(exc))
+                cleaned[name] = validation.scope_clean(organization.pk, model, ids)
+            except validation.FieldInvalid as exc:
+                self.add_error(name, exc.messages)
         return cleaned
 
 

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from organizations.models import Organization
 from tests.factories import EndpointFactory, LocationFactory
+from tests.pipeline import fan_out_waiting
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 
 pytestmark = pytest.mark.django_db
@@ -15,6 +16,7 @@ pytestmark = pytest.mark.django_db
 def endpoint(organization: Organization) -> Endpoint:
     endpoint = EndpointFactory.create(organization=organization)
     LocationFactory.create(organization=organization)
+    fan_out_waiting()  # a worker writes the location.created event's delivery to the endpoint
     return endpoint
 
 
@@ -52,7 +54,7 @@ def test_adding_an_endpoint_runs_the_ssrf_guard(
     )
 
     assert response.status_code == 200
-    assert "This destination is refused: private address 10.0.0.1" in response.content.decode()
+    assert "This URL cannot receive webhooks: private address 10.0.0.1." in response.content.decode()
     assert not Endpoint.objects.exists()
 
 

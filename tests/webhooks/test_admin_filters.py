@@ -72,7 +72,7 @@ def test_the_options_are_edited_and_stored_as_the_api_stores_them(
         ({"filter": "[]"}, "A filter is a JSON object, not an array."),
         ({"headers": '{"Host": "x"}'}, "&quot;Host&quot; is reserved"),
         ({"locations": '["nope"]'}, "Not found: no location with _id &quot;nope&quot; in this organization."),
-        ({"locations": '"nope"'}, "Give a list of location ids."),
+        ({"locations": '"nope"'}, "Expected a list of items but got type &quot;str&quot;."),
     ],
 )
 def test_bad_options_are_refused_saying_why(

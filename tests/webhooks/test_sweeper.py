@@ -20,7 +20,7 @@ from tests.e2e.receiver import Receiver
 from tests.factories import EndpointFactory, LocationFactory
 from tests.pipeline import deliver_waiting, fan_out_waiting
 from webhooks.delivery import queue, sending, sweeper
-from webhooks.models import Attempt, Delivery, DeliveryStatus, Event, IdempotencyRecord
+from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint, Event, IdempotencyRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +50,7 @@ def test_an_event_whose_hint_was_lost_is_handed_out_and_then_delivered(
 ) -> None:
     endpoint = EndpointFactory.create(organization=organization, url=receiver.url("/lost"))
     receiver.expect_secrets("/lost", [endpoint.secret])
+    long_ago(Endpoint.objects.all(), seconds=120)
     lost = LocationFactory.create(organization=organization)  # its hint never reached a worker
     long_ago(Event.objects.filter(data___id=lost.public_id))
     LocationFactory.create(organization=organization)  # committed a moment ago: left to its own task

@@ -1,20 +1,24 @@
-"""A webhook's delivery options as API fields: content filter, network scopes, custom headers.
+"""A webhook's fields as the API reads them, validated by webhooks.endpoints.validation.
 
-Each is validated by the same code the dashboard and the admin use (webhooks.routing.filters,
-webhooks.routing.scopes, webhooks.endpoints.headers); a problem is a 400 on its field that says what is wrong.
-Scope ids are looked up in the caller's organization, given as `context["organization"]`.
+The rules and their messages are those of the dashboard and the admin (one module owns them); here
+a FieldInvalid becomes a 400 on its field that says what is wrong. This module adds the API's own
+fields: content filter, network scopes, custom headers. Scope ids are looked up in the caller's
+organization, given as `context["organization"]`.
 """
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.db.models import Model
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from webhooks.endpoints.headers import MAX_HEADERS, HeaderError, headers_validate
-from webhooks.routing.filters import FilterError, filter_validate
-from webhooks.routing.scopes import MAX_SCOPE_IDS, scope_ids_check
+from webhooks.endpoints import validation
+from webhooks.endpoints.headers import MAX_HEADERS
+from webhooks.routing.scopes import MAX_SCOPE_IDS
+
+T = TypeVar("T")
 
 FILTER_HELP = (
     "Only events whose envelope matches are delivered, in the language of Hookdeck Outpost's "
@@ -39,19 +43,27 @@ HEADERS_HELP = (
 )
 
 
+def field_error(exc: validation.FieldInvalid) -> serializers.ValidationError:
+    """The DRF error on the field: its messages, keyed by the list item's index when one is at fault."""
+    if exc.index is not None:
+        return serializers.ValidationError({str(exc.index): exc.messages})
+    return serializers.ValidationError(exc.messages)
+
+
+def cleaned(clean: Callable[..., T], *args: Any) -> T:
+    """`clean(*args)`, a FieldInvalid becoming the field's 400."""
+    try:
+        return clean(*args)
+    except validation.FieldInvalid as exc:
+        raise field_error(exc) from None
+
+
 @extend_schema_field(OpenApiTypes.OBJECT)
 class FilterField(serializers.JSONField):
     """A content filter, validated (webhooks.routing.filters) on the way in; `{}` reads as no filter."""
 
     def to_internal_value(self, data: Any) -> Any:
-        value = super().to_internal_value(data)
-        if value == {}:
-            return None
-        try:
-            filter_validate(value)
-        except FilterError as exc:
-            raise serializers.ValidationError(str(exc)) from None
-        return value
+        return cleaned(validation.filter_clean, super().to_internal_value(data))
 
 
 class ScopeField(serializers.ListField):
@@ -60,6 +72,7 @@ class ScopeField(serializers.ListField):
     def __init__(self, *, model: type[Model], **kwargs: Any) -> None:
         self.model = model
         kwargs.setdefault("child", serializers.CharField(max_length=40))
+        kwargs.setdefault("error_messages", {"max_length": validation.scope_too_many(model)})
         super().__init__(max_length=MAX_SCOPE_IDS, **kwargs)
 
     def to_internal_value(self, data: Any) -> list[str]:
@@ -69,10 +82,7 @@ class ScopeField(serializers.ListField):
         organization = self.context.get("organization")
         if organization is None:
             raise AssertionError("Checking scope ids needs `organization` in the serializer context.")
-        try:
-            return scope_ids_check(organization_id=organization.pk, model=self.model, public_ids=ids)
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from None
+        return cleaned(validation.scope_clean, organization.pk, self.model, ids)
 
 
 class HeadersField(serializers.DictField):
@@ -83,7 +93,4 @@ class HeadersField(serializers.DictField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> dict[str, str]:
-        try:
-            return headers_validate(super().to_internal_value(data))
-        except HeaderError as exc:
-            raise serializers.ValidationError(str(exc)) from None
+        return cleaned(validation.headers_clean, super().to_internal_value(data))

@@ -6,15 +6,12 @@ shown only on request; ids, states and timestamps are the server's.
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import URLValidator
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from chargestations.models import Chargestation, Location
 from organizations.serializers import ApiDateTimeField
-from webhooks import signing
 from webhooks.api.fields import (
     CHARGESTATIONS_HELP,
     FILTER_HELP,
@@ -23,16 +20,11 @@ from webhooks.api.fields import (
     FilterField,
     HeadersField,
     ScopeField,
+    cleaned,
 )
-from webhooks.catalog.types import EVENT_TYPES, SUBSCRIBABLE
-from webhooks.delivery import destinations
-from webhooks.endpoints.validation import MAX_ALERT_EMAILS
+from webhooks.endpoints import validation
+from webhooks.endpoints.validation import EVENT_TYPES_ROUTE, MAX_ALERT_EMAILS, MAX_RATE_LIMIT
 from webhooks.models import DeliveryStatus
-
-# Far above what a receiver can take, far below what would make the setting meaningless.
-MAX_RATE_LIMIT = 1000
-
-EVENT_TYPES_ROUTE = "GET /api/v1/event-types"
 
 _WEBHOOK = {
     "id": "wh_5f8d0d55b54764421b7156c9",
@@ -120,25 +112,33 @@ class WebhookCreatedSerializer(WebhookSerializer):
     secret = serializers.CharField(help_text="Signs every delivery. Shown in full only here and on request.")
 
 
+# The fields' rules and messages are webhooks.endpoints.validation's: the dashboard and the admin say
+# the same. The limits declared here (for the schema) are checked first, with its words.
 class _WebhookInputSerializer(serializers.Serializer):
     url = serializers.CharField(
-        max_length=destinations.MAX_URL_LENGTH,
+        max_length=validation.MAX_URL_LENGTH,
         help_text="HTTPS, on a public address.",
-        error_messages={"max_length": f"A URL may be at most {destinations.MAX_URL_LENGTH} characters long."},
+        error_messages={"max_length": validation.URL_TOO_LONG},
     )
     events = serializers.ListField(
         child=serializers.CharField(max_length=100),
         allow_empty=False,
         help_text=f"Event type names ({EVENT_TYPES_ROUTE}); duplicates are folded.",
-        error_messages={"empty": f"Choose at least one event type (see {EVENT_TYPES_ROUTE})."},
+        error_messages={"empty": validation.EVENTS_EMPTY},
     )
-    description = serializers.CharField(max_length=500, allow_blank=True, required=False)
+    description = serializers.CharField(
+        max_length=validation.MAX_DESCRIPTION_LENGTH,
+        allow_blank=True,
+        required=False,
+        error_messages={"max_length": validation.DESCRIPTION_TOO_LONG},
+    )
     alertEmails = serializers.ListField(
         source="alert_emails",
-        child=serializers.EmailField(),
+        child=serializers.EmailField(error_messages={"invalid": validation.EMAIL_INVALID}),
         required=False,
         max_length=MAX_ALERT_EMAILS,
         help_text="Told, besides the organization's email, when the webhook is disabled.",
+        error_messages={"max_length": validation.ALERT_EMAILS_TOO_MANY},
     )
     rateLimit = serializers.IntegerField(
         source="rate_limit",
@@ -147,6 +147,11 @@ class _WebhookInputSerializer(serializers.Serializer):
         allow_null=True,
         required=False,
         help_text=f"At most this many deliveries per second (1 to {MAX_RATE_LIMIT}); null: no limit.",
+        error_messages={
+            "invalid": validation.RATE_LIMIT_NOT_INTEGER,
+            "min_value": validation.RATE_LIMIT_TOO_LOW,
+            "max_value": validation.RATE_LIMIT_TOO_HIGH,
+        },
     )
     filter = FilterField(required=False, allow_null=True, help_text=FILTER_HELP)
     locations = ScopeField(model=Location, required=False, allow_null=True, help_text=LOCATIONS_HELP)
@@ -156,34 +161,19 @@ class _WebhookInputSerializer(serializers.Serializer):
     headers = HeadersField(required=False, allow_null=True, help_text=HEADERS_HELP)
 
     def validate_url(self, value: str) -> str:
-        try:
-            URLValidator()(value)
-        except DjangoValidationError:
-            raise serializers.ValidationError("Enter a valid URL, e.g. https://example.com/hooks.") from None
-        try:
-            destinations.destination_check(value)
-        except destinations.DestinationRefused as refused:
-            message = f"This URL cannot receive webhooks: {refused.reason}."
-            raise serializers.ValidationError(message) from None
-        return value
+        return cleaned(validation.url_clean, value)
 
     def validate_events(self, value: list[str]) -> list[str]:
-        names = list(dict.fromkeys(value))
-        problems = [problem for name in names if (problem := _subscription_problem(name))]
-        if problems:
-            raise serializers.ValidationError(problems)
-        return names
+        return cleaned(validation.events_clean, value)
+
+    def validate_description(self, value: str) -> str:
+        return cleaned(validation.description_clean, value)
 
     def validate_alertEmails(self, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(value))
+        return cleaned(validation.alert_emails_clean, value)
 
-
-def _subscription_problem(name: str) -> str:
-    if name not in EVENT_TYPES:
-        return f'"{name}" is not an event type. The valid ones are listed at {EVENT_TYPES_ROUTE}.'
-    if name not in SUBSCRIBABLE:
-        return f'"{name}" is coming soon, not yet subscribable.'
-    return ""
+    def validate_rateLimit(self, value: int | None) -> int | None:
+        return cleaned(validation.rate_limit_clean, value)
 
 
 def _secret_field() -> serializers.CharField:
@@ -192,14 +182,6 @@ def _secret_field() -> serializers.CharField:
         trim_whitespace=False,
         help_text="Optional: by default one is generated (`whsec_` + base64 of 24 random bytes).",
     )
-
-
-def _secret_checked(value: str) -> str:
-    try:
-        signing.secret_validate(value)
-    except ValueError as exc:
-        raise serializers.ValidationError(str(exc)) from None
-    return value
 
 
 @extend_schema_serializer(
@@ -214,7 +196,7 @@ class WebhookCreateSerializer(_WebhookInputSerializer):
     secret = _secret_field()
 
     def validate_secret(self, value: str) -> str:
-        return _secret_checked(value)
+        return cleaned(validation.secret_clean, value)
 
 
 @extend_schema_serializer(examples=[_example("Pause it", {"active": False})])
@@ -236,7 +218,7 @@ class RotateSecretSerializer(serializers.Serializer):
     secret = _secret_field()
 
     def validate_secret(self, value: str) -> str:
-        return _secret_checked(value)
+        return cleaned(validation.secret_clean, value)
 
 
 @extend_schema_serializer(examples=[_example("The secret", {"secret": _SECRET})])
@@ -367,6 +349,4 @@ class TestEventSerializer(serializers.Serializer):
     type = serializers.CharField(max_length=100, help_text="Any subscribable event type.")
 
     def validate_type(self, value: str) -> str:
-        if problem := _subscription_problem(value):
-            raise serializers.ValidationError(problem)
-        return value
+        return cleaned(validation.event_type_clean, value)

@@ -1,23 +1,25 @@
-"""The dashboard's webhook forms: they validate as the API does (same SSRF guard, same catalog)."""
+"""The dashboard's webhook forms: an endpoint's fields are validated by webhooks.endpoints.validation,
+with the API's and the admin's rules and words."""
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator, validate_email
+from django.db.models import Model
 from django.utils import timezone
 
 from chargestations.models import Chargestation, Location
-from webhooks.catalog.types import EVENT_TYPES, SUBSCRIBABLE, Category, EventType
-from webhooks.delivery import destinations
-from webhooks.endpoints.headers import MAX_HEADERS, HeaderError, headers_as_text, headers_from_text
-from webhooks.endpoints.validation import MAX_ALERT_EMAILS
+from webhooks.catalog.types import EVENT_TYPES, Category, EventType
+from webhooks.endpoints import validation
+from webhooks.endpoints.headers import MAX_HEADERS, headers_as_text
 from webhooks.models import DeliveryStatus, Endpoint
-from webhooks.routing.filters import FilterError, filter_validate
+
+T = TypeVar("T")
 
 _ADDRESS_SEPARATORS = re.compile(r"[\s,;]+")
 
@@ -43,6 +45,21 @@ class EventGroup:
         return any(not choice.disabled for choice in self.choices)
 
 
+def _cleaned(clean: Callable[..., T], *args: Any) -> T:
+    """`clean(*args)`, a FieldInvalid becoming the field's form error."""
+    try:
+        return clean(*args)
+    except validation.FieldInvalid as exc:
+        raise ValidationError(exc.messages) from None
+
+
+class _AnyValues(forms.MultipleChoiceField):
+    """Offers its choices, but takes any value: validation says what is wrong with one, as the API does."""
+
+    def valid_value(self, value: str) -> bool:
+        return True
+
+
 def _grouped(selected: set[str]) -> list[EventGroup]:
     groups = []
     for category in Category:
@@ -56,14 +73,22 @@ def _grouped(selected: set[str]) -> list[EventGroup]:
 class EndpointForm(forms.Form):
     url = forms.CharField(
         label="Endpoint URL",
-        max_length=destinations.MAX_URL_LENGTH,
+        max_length=validation.MAX_URL_LENGTH,
+        error_messages={"max_length": validation.URL_TOO_LONG},
         widget=forms.URLInput(attrs={"placeholder": "https://example.com/webhooks/edrv"}),
         help_text="HTTPS, on a public address. Every event is POSTed here, signed.",
     )
-    description = forms.CharField(label="Description", max_length=500, required=False)
-    alert_email = forms.EmailField(
+    description = forms.CharField(
+        label="Description",
+        max_length=validation.MAX_DESCRIPTION_LENGTH,
+        required=False,
+        error_messages={"max_length": validation.DESCRIPTION_TOO_LONG},
+    )
+    # Text, checked with the other alert emails (validation.alert_emails_clean).
+    alert_email = forms.CharField(
         label="Alert email",
         required=False,
+        widget=forms.EmailInput,
         help_text="Told when the endpoint is disabled after failing for too long.",
     )
     more_alert_emails = forms.CharField(
@@ -72,14 +97,8 @@ class EndpointForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="One per line, or separated by commas.",
     )
-    # Every type is a choice so that a posted coming-soon type gets its own message, below.
-    events = forms.MultipleChoiceField(
-        choices=[(name, name) for name in EVENT_TYPES],
-        error_messages={
-            "required": "Choose at least one event type.",
-            "invalid_choice": "%(value)s is not an event type.",
-        },
-    )
+    # Any posted name reaches clean_events, which says what is wrong with it (none: EVENTS_EMPTY).
+    events = _AnyValues(choices=[(name, name) for name in EVENT_TYPES], required=False)
 
     filter = forms.CharField(
         label="Content filter",
@@ -93,12 +112,13 @@ class EndpointForm(forms.Form):
             "Empty: every event of the chosen types."
         ),
     )
-    locations = forms.MultipleChoiceField(
+    # The organization's own places are offered; another id is refused by clean_<field>, as by the API.
+    locations = _AnyValues(
         label="Only events about these locations",
         required=False,
         help_text="Their chargestations, connectors and sessions included. None chosen: every location.",
     )
-    chargestations = forms.MultipleChoiceField(
+    chargestations = _AnyValues(
         label="Only events about these chargestations",
         required=False,
         help_text=(
@@ -118,7 +138,7 @@ class EndpointForm(forms.Form):
 
     def __init__(self, *args: Any, organization_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The organization's own places only: another organization's id is not a valid choice.
+        self.organization_id = organization_id
         self.fields["locations"].choices = [  # type: ignore[attr-defined]
             (location.public_id, location.name)
             for location in Location.objects.filter(organization_id=organization_id).order_by("name")
@@ -150,67 +170,43 @@ class EndpointForm(forms.Form):
         return _grouped(set(self["events"].value() or []))
 
     def clean_url(self) -> str:
-        url: str = self.cleaned_data["url"].strip()
-        try:
-            URLValidator(schemes=["http", "https"])(url)
-        except ValidationError:
-            raise ValidationError("Enter a valid URL, e.g. https://example.com/hooks.") from None
-        try:
-            destinations.destination_check(url)
-        except destinations.DestinationRefused as refused:
-            raise ValidationError(f"This URL cannot receive webhooks: {refused.reason}.") from None
-        return url
+        return _cleaned(validation.url_clean, self.cleaned_data["url"])
+
+    def clean_description(self) -> str:
+        return _cleaned(validation.description_clean, self.cleaned_data["description"])
 
     def clean_events(self) -> list[str]:
-        names: list[str] = self.cleaned_data["events"]
-        coming_soon = [name for name in names if name not in SUBSCRIBABLE]
-        if coming_soon:
-            raise ValidationError(f"Coming soon, not yet subscribable: {', '.join(coming_soon)}.")
-        return names
+        return _cleaned(validation.events_clean, self.cleaned_data["events"])
 
     def clean_more_alert_emails(self) -> list[str]:
-        addresses = [a for a in _ADDRESS_SEPARATORS.split(self.cleaned_data["more_alert_emails"]) if a]
-        invalid = []
-        for address in addresses:
-            try:
-                validate_email(address)
-            except ValidationError:
-                invalid.append(address)
-        if invalid:
-            raise ValidationError(f"Not an email address: {', '.join(invalid)}.")
-        return addresses
+        return [a for a in _ADDRESS_SEPARATORS.split(self.cleaned_data["more_alert_emails"]) if a]
 
     def clean_filter(self) -> dict[str, Any] | None:
-        text = self.cleaned_data["filter"]
-        if not text.strip():
-            return None
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(
-                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-            ) from None
-        except RecursionError:
-            raise ValidationError("Not valid JSON: nested far too deep.") from None
-        try:
-            filter_validate(value)
-        except FilterError as exc:
-            raise ValidationError(str(exc)) from None
-        return value or None
+        return _cleaned(validation.filter_text_clean, self.cleaned_data["filter"])
+
+    def clean_locations(self) -> list[str]:
+        return self._scope_cleaned(Location, self.cleaned_data["locations"])
+
+    def clean_chargestations(self) -> list[str]:
+        return self._scope_cleaned(Chargestation, self.cleaned_data["chargestations"])
+
+    def _scope_cleaned(self, model: type[Model], ids: list[str]) -> list[str]:
+        return _cleaned(validation.scope_clean, self.organization_id, model, ids)
 
     def clean_headers(self) -> dict[str, str]:
-        try:
-            return headers_from_text(self.cleaned_data["headers"])
-        except HeaderError as exc:
-            raise ValidationError(str(exc)) from None
+        return _cleaned(validation.headers_text_clean, self.cleaned_data["headers"])
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        first = [cleaned["alert_email"]] if cleaned.get("alert_email") else []
-        emails = list(dict.fromkeys([*first, *cleaned.get("more_alert_emails", [])]))
-        if len(emails) > MAX_ALERT_EMAILS:
-            self.add_error("more_alert_emails", f"At most {MAX_ALERT_EMAILS} alert emails.")
-        cleaned["alert_emails"] = emails
+        if "alert_email" in cleaned and "more_alert_emails" in cleaned:
+            first = [cleaned["alert_email"]] if cleaned["alert_email"] else []
+            emails = [*first, *cleaned["more_alert_emails"]]
+            try:
+                cleaned["alert_emails"] = validation.alert_emails_clean(emails)
+            except validation.FieldInvalid as exc:
+                # The address at fault is in the field it was typed in; too many are "more".
+                field = "alert_email" if exc.index == 0 and first else "more_alert_emails"
+                self.add_error(field, exc.messages)
         return cleaned
 
     def service_arguments(self) -> dict[str, Any]:

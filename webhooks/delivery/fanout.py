@@ -21,13 +21,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from organizations.models import Plan
+from organizations.models import Organization, Plan
 from webhooks import metrics
+from webhooks.delivery import rows
 from webhooks.delivery.claims import lease
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 from webhooks.routing.matching import endpoints_matching, matchers_for
@@ -49,31 +50,63 @@ def place_of_event(event: Event) -> Place | None:
     return Place(location_id=event.location_pk, chargestation_id=event.chargestation_pk)
 
 
-def _locked(queryset: QuerySet[Event], *, skip_locked: bool) -> QuerySet[Event]:
-    if connection.features.has_select_for_update_skip_locked:
-        return queryset.select_for_update(skip_locked=skip_locked)
-    return queryset
+def _skip_locked() -> str:
+    return " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+
+
+def _events_take(event_ids: list[int] | None, limit: int) -> list[Event]:
+    """Lock up to `limit` events not fanned out yet (of `event_ids`, if given), oldest first."""
+    params: list[Any] = [False]
+    only = ""
+    if event_ids is not None:
+        only = f" AND id IN ({rows.marks(len(event_ids))})"
+        params += event_ids
+    sql = (
+        f"SELECT * FROM {rows.table(Event)} WHERE fanned_out = %s{only} ORDER BY id LIMIT %s{_skip_locked()}"
+    )
+    return list(Event.objects.raw(sql, [*params, limit]))
+
+
+def _endpoints_of(organization_ids: set[int]) -> list[Endpoint]:
+    """The organizations' endpoints, each with its organization's plan."""
+    sql = (
+        f"SELECT e.*, o.plan AS organization_plan FROM {rows.table(Endpoint)} e"
+        f" JOIN {rows.table(Organization)} o ON o.id = e.organization_id"
+        f" WHERE e.organization_id IN ({rows.marks(len(organization_ids))})"
+    )
+    return list(Endpoint.objects.raw(sql, list(organization_ids)))
+
+
+DELIVERY_COLUMNS = (
+    "event",
+    "endpoint",
+    "status",
+    "ordering_key",
+    "attempt_count",
+    "next_attempt_at",
+    "claimed_until",
+    "claim_token",
+    "created_at",
+)
 
 
 def events_fan_out(*, event_ids: list[int] | None = None, limit: int) -> FanOut:
     """Write the deliveries of up to `limit` events not fanned out yet (of `event_ids`, if given)."""
     now = timezone.now()
     with transaction.atomic():
-        pending = Event.objects.filter(fanned_out=False)
-        if event_ids is not None:
-            pending = pending.filter(id__in=event_ids)
-        events = list(_locked(pending, skip_locked=True).order_by("id")[:limit])
+        events = _events_take(event_ids, limit)
         if not events:
             return FanOut()
         events = _with_earlier_of_their_chains(events)
-        endpoints = list(
-            Endpoint.objects.filter(organization_id__in={e.organization_id for e in events}).annotate(
-                organization_plan=F("organization__plan")
-            )
-        )
+        endpoints = _endpoints_of({e.organization_id for e in events})
         deliveries = _deliveries_build(events, endpoints, now)
-        Delivery.objects.bulk_create(deliveries)
-        Event.objects.filter(id__in=[e.pk for e in events]).update(fanned_out=True)
+        for delivery, pk in zip(deliveries, rows.insert(Delivery, DELIVERY_COLUMNS, deliveries), strict=True):
+            delivery.pk = pk
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {rows.table(Event)} SET fanned_out = %s WHERE id IN ({rows.marks(len(events))})",
+                [True, *(e.pk for e in events)],
+            )
         skipped = sum(1 for d in deliveries if d.status == DeliveryStatus.SKIPPED)
         metrics.deliveries_counted_on_commit(metrics.SKIPPED, skipped)
     result = FanOut(events=len(events))
@@ -96,15 +129,15 @@ def _with_earlier_of_their_chains(events: list[Event]) -> list[Event]:
         return events
     newest = max(e.pk for e in events)
     have = {e.pk for e in events}
-    earlier = _locked(
-        Event.objects.filter(
-            fanned_out=False,
-            id__lt=newest,
-            organization_id__in={org for org, _ in keys},
-            ordering_key__in={key for _, key in keys},
-        ).exclude(id__in=have),
-        skip_locked=False,
-    ).order_by("id")
+    earlier = Event.objects.filter(
+        fanned_out=False,
+        id__lt=newest,
+        organization_id__in={org for org, _ in keys},
+        ordering_key__in={key for _, key in keys},
+    ).exclude(id__in=have)
+    if connection.features.has_select_for_update:
+        earlier = earlier.select_for_update()
+    earlier = earlier.order_by("id")
     added = [e for e in earlier if (e.organization_id, e.ordering_key) in keys]
     return sorted(events + added, key=lambda e: e.pk) if added else events
 

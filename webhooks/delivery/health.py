@@ -58,12 +58,16 @@ def outcomes_record(outcomes: Iterable[tuple[Endpoint, bool, bool, object]]) -> 
     """
     now = timezone.now()
     per_endpoint: dict[int, list[tuple[bool, bool]]] = defaultdict(list)
+    endpoints: dict[int, Endpoint] = {}
     for endpoint, ok, gone, _ in outcomes:
         per_endpoint[endpoint.pk].append((ok, gone))
+        endpoints[endpoint.pk] = endpoint
     for endpoint_id, results in per_endpoint.items():
         if any(gone for _, gone in results):
             endpoint_disable(endpoint_id=endpoint_id, reason="The endpoint answered 410 Gone.", alert=True)
         elif any(ok for ok, _ in results):
+            if not _was_failing(endpoints[endpoint_id]):
+                continue  # as it was when this batch was claimed: nothing to reset, no statement
             Endpoint.objects.filter(pk=endpoint_id).filter(
                 Q(consecutive_failures__gt=0)
                 | Q(failing_since__isnull=False)
@@ -71,6 +75,12 @@ def outcomes_record(outcomes: Iterable[tuple[Endpoint, bool, bool, object]]) -> 
             ).update(consecutive_failures=0, failing_since=None, failing_warned_at=None)
         else:
             _failures_add(endpoint_id, len(results), now)
+
+
+def _was_failing(endpoint: Endpoint) -> bool:
+    """A success resets a streak. Another worker may have begun one since this batch loaded the
+    endpoint: that streak is reset by the next success of a batch that sees it."""
+    return bool(endpoint.consecutive_failures or endpoint.failing_since or endpoint.failing_warned_at)
 
 
 def _failures_add(endpoint_id: int, count: int, now: datetime) -> None:

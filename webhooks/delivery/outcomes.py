@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from webhooks import metrics
-from webhooks.delivery import health, http, queue
+from webhooks.delivery import health, http, queue, rows
 from webhooks.delivery.retries import next_delay
 from webhooks.models import Attempt, Delivery, DeliveryStatus
 
@@ -32,6 +31,18 @@ SHORT_RETRY_SECONDS = 60.0
 
 # Deliveries recorded together: (claim token, status, next attempt, last status code).
 _Group = tuple[uuid.UUID | None, str, datetime | None, int | None]
+
+
+RECORDED = ("status", "next_attempt_at", "last_status_code", "last_attempt_at")
+ATTEMPT_COLUMNS = (
+    "delivery",
+    "created_at",
+    "duration_ms",
+    "status_code",
+    "response_excerpt",
+    "error",
+    "succeeded",
+)
 
 
 @dataclass
@@ -59,17 +70,21 @@ def outcomes_record(
     with transaction.atomic():
         held = _update_held(groups, now, expected=len(outcomes))
         recorded = [o for o in outcomes if o.delivery.pk in held]
-        Attempt.objects.bulk_create(
-            Attempt(
-                delivery=o.delivery,
-                created_at=datetime.fromtimestamp(o.attempted_at, tz=UTC),
-                duration_ms=o.result.duration_ms,
-                status_code=o.result.status_code,
-                response_excerpt=o.result.body_excerpt,
-                error=o.result.error[:500],
-                succeeded=o.result.ok,
-            )
-            for o in recorded
+        rows.insert(
+            Attempt,
+            ATTEMPT_COLUMNS,
+            [
+                Attempt(
+                    delivery=o.delivery,
+                    created_at=datetime.fromtimestamp(o.attempted_at, tz=UTC),
+                    duration_ms=o.result.duration_ms,
+                    status_code=o.result.status_code,
+                    response_excerpt=o.result.body_excerpt,
+                    error=o.result.error[:500],
+                    succeeded=o.result.ok,
+                )
+                for o in recorded
+            ],
         )
         skipped_ids = _held_update(
             skipped, status=DeliveryStatus.SKIPPED, next_attempt_at=None, claimed_until=None
@@ -107,15 +122,26 @@ def outcomes_record(
 def _update_held(groups: dict[_Group, list[int]], now: datetime, *, expected: int) -> set[int]:
     """Update the deliveries this worker still holds; return their ids."""
     updated = 0
-    for (token, status, next_attempt_at, status_code), ids in groups.items():
-        updated += Delivery.objects.filter(id__in=ids, claim_token=token).update(
-            status=status,
-            next_attempt_at=next_attempt_at,
-            last_status_code=status_code,
-            last_attempt_at=now,
-            attempt_count=F("attempt_count") + 1,
-            claimed_until=None,
-        )
+    sets = ", ".join(
+        [
+            *(f"{rows.column(Delivery, name)} = %s" for name in RECORDED),
+            f"{rows.column(Delivery, 'attempt_count')} = {rows.column(Delivery, 'attempt_count')} + 1",
+            f"{rows.column(Delivery, 'claimed_until')} = NULL",
+        ]
+    )
+    with connection.cursor() as cursor:
+        for (token, status, next_attempt_at, status_code), ids in groups.items():
+            changes = dict(zip(RECORDED, (status, next_attempt_at, status_code, now), strict=True))
+            cursor.execute(
+                f"UPDATE {rows.table(Delivery)} SET {sets}"
+                f" WHERE {rows.column(Delivery, 'claim_token')} = %s AND id IN ({rows.marks(len(ids))})",
+                [
+                    *(rows.prepared(Delivery, name, value) for name, value in changes.items()),
+                    rows.prepared(Delivery, "claim_token", token),
+                    *ids,
+                ],
+            )
+            updated += cursor.rowcount
     every = {pk for ids in groups.values() for pk in ids}
     if updated == expected:
         return every

@@ -74,11 +74,10 @@ def _pool() -> ThreadPoolExecutor:
 def events_deliver(*, event_ids: list[int] | None = None) -> int:
     """Fan out these events (None: one batch of any waiting), send what the fan-out leased, then
     whatever of theirs the claim path allows now. Returns how many sends were attempted."""
-    sent = 0
-    while (step := _fan_out_and_send(event_ids)) is not None:
-        sent += step
-        if event_ids is None:  # given ids beyond one batch are done batch after batch
-            break
+    sent, batch = 0, settings.WEBHOOKS_BATCH_SIZE
+    # Given ids beyond one batch are done batch after batch.
+    for start in range(0, len(event_ids), batch) if event_ids is not None else [0]:
+        sent += _fan_out_and_send(event_ids[start : start + batch] if event_ids is not None else None) or 0
     return sent
 
 
