@@ -15,6 +15,19 @@ app.autodiscover_tasks()
 app.conf.include = ["edrv_project.tasks", "webhooks.delivery.tasks"]
 
 
+# Connections live as long as in the web process (CONN_MAX_AGE, health checks): checked, not reopened,
+# around each task. Celery's Django fixup would close them around every task unless
+# CELERY_DB_REUSE_MAX says otherwise (settings); a new PostgreSQL connection per task costs a process
+# fork on the server and more CPU than the task itself.
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _database_connections_recycle(**_: Any) -> None:
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close_if_unusable_or_obsolete()
+
+
 # A process's gauges in /metrics (webhooks.metrics) must go when it does; its counters stay.
 @signals.worker_process_shutdown.connect
 def _pool_process_metrics_drop(pid: int | None = None, **_: Any) -> None:

@@ -144,6 +144,9 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Celery's Django fixup closes every database connection before and after each task unless told to
+# reuse them; edrv_project/celery.py recycles them as Django does between requests instead.
+CELERY_DB_REUSE_MAX = 1_000_000_000
 CELERY_TIMEZONE = "UTC"
 
 # Channels: how web and worker processes reach a charger's WebSocket connection.

@@ -27,8 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from organizations.models import Organization, Plan
-from webhooks import metrics
-from webhooks.delivery import rows
+from webhooks import metrics, rows
 from webhooks.delivery.claims import lease
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 from webhooks.routing.matching import endpoints_matching, matchers_for

@@ -17,8 +17,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from webhooks import metrics
-from webhooks.delivery import health, http, queue, rows
+from webhooks import metrics, rows
+from webhooks.delivery import health, http, queue
 from webhooks.delivery.retries import next_delay
 from webhooks.models import Attempt, Delivery, DeliveryStatus
 

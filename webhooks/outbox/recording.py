@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from edrv_project.db import new_object_id
 from organizations.models import Plan
-from webhooks import metrics
+from webhooks import metrics, rows
 from webhooks.catalog.payloads import event_data
 from webhooks.catalog.triggers import events_raised, source_for, subject_of
 from webhooks.catalog.types import EVENT_TYPES, Envelope
@@ -102,6 +102,21 @@ def _open_event_refresh(subject: Model, items: list[tuple[str, Any]]) -> bool:
     return Event.objects.filter(pk=pk, public_id=public_id).update(data=items[0][1]) == 1
 
 
+EVENT_COLUMNS = (
+    "public_id",
+    "organization",
+    "type",
+    "object",
+    "data",
+    "ordering_key",
+    "is_test",
+    "location_pk",
+    "chargestation_pk",
+    "fanned_out",
+    "created_at",
+)
+
+
 def events_record(
     *,
     organization_id: int,
@@ -112,10 +127,11 @@ def events_record(
     """Write Events (type, data) in the caller's transaction; hint the workers once it commits.
 
     `place` is what the events are about (None: no place): network scopes are matched against it.
-    One INSERT, no savepoint, no endpoint lookup: the worker does the rest.
+    One INSERT (written out: webhooks.rows), no savepoint, no endpoint lookup: the worker does the
+    rest.
     """
     now = timezone.now()
-    events = Event.objects.bulk_create(
+    events = [
         Event(
             public_id=new_object_id(),
             organization_id=organization_id,
@@ -128,7 +144,9 @@ def events_record(
             created_at=now,
         )
         for name, data in items
-    )
+    ]
+    for event, pk in zip(events, rows.insert(Event, EVENT_COLUMNS, events), strict=True):
+        event.pk = pk
     metrics.events_counted_on_commit(event.type for event in events)
     events_hint_on_commit([event.pk for event in events])
     if logger.isEnabledFor(logging.INFO):
