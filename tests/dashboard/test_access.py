@@ -11,6 +11,7 @@ from organizations.models import ApiKey, Organization, Role
 from organizations.services import api_key_create
 from tests.dashboard.conftest import LoginAs
 from tests.factories import EndpointFactory, UserFactory
+from tests.pipeline import fan_out_waiting
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +50,7 @@ def objects_of(organization: Organization) -> dict[str, Any]:
     endpoint = EndpointFactory.create(organization=organization)
     organization.name = f"{organization.name} renamed"  # raises organization.updated: one delivery
     organization.save()
+    fan_out_waiting()  # a worker writes the event's delivery to the webhook
     delivery = Delivery.objects.get(endpoint=endpoint)
     Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED)
     api_key, _ = api_key_create(organization=organization)

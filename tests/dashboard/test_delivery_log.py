@@ -97,22 +97,24 @@ def test_the_alert_emails_link_opens_the_endpoint_page(admin: Client, organizati
 
 
 def _history(endpoint: Endpoint, count: int) -> None:
-    """`count` deliveries of a handful of events, each with one failed attempt, written in bulk."""
+    """`count` deliveries, each of its own event (one delivery per event and endpoint) and with one
+    failed attempt, written in bulk; the events already fanned out, as the pipeline leaves them."""
     now = timezone.now()
-    events = Event.objects.bulk_create(
-        Event(
-            organization=endpoint.organization,
-            type="location.created",
-            object="location",
-            data={},
-            created_at=now,
-        )
-        for _ in range(10)
-    )
     for start in range(0, count, 10_000):
+        events = Event.objects.bulk_create(
+            Event(
+                organization=endpoint.organization,
+                type="location.created",
+                object="location",
+                data={},
+                fanned_out=True,
+                created_at=now,
+            )
+            for _ in range(start, min(start + 10_000, count))
+        )
         deliveries = Delivery.objects.bulk_create(
             Delivery(
-                event=events[i % 10],
+                event=events[i - start],
                 endpoint=endpoint,
                 status=DeliveryStatus.FAILED,
                 attempt_count=1,

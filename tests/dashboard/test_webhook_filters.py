@@ -100,7 +100,7 @@ def test_adding_an_endpoint_with_filter_scopes_and_headers(
         ({"headers": "\n".join(f"X-{n}: v" for n in range(21))}, "At most 20 headers (21 given)."),
         (
             {"locations": ["not-a-place"]},
-            "Select a valid choice. not-a-place is not one of the available choices.",
+            'Not found: no location with _id "not-a-place" in this organization.',
         ),
     ],
 )
@@ -121,7 +121,7 @@ def test_another_organizations_place_is_not_a_valid_choice(
     response = admin.post(NEW, {**VALID, "chargestations": [theirs.public_id]})
 
     assert response.status_code == 400
-    assert f"{theirs.public_id} is not one of the available choices" in text(response)
+    assert f'no chargestation with _id "{theirs.public_id}" in this organization' in text(response)
     assert not Endpoint.objects.exists()
 
 

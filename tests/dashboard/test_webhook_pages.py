@@ -1,5 +1,6 @@
 """Developers > Webhooks: the list, the add and edit form, and the endpoint page's actions."""
 
+import html as html_module
 import re
 from datetime import timedelta
 
@@ -98,11 +99,21 @@ def test_adding_an_endpoint(admin: Client, organization: Organization) -> None:
             {"url": "http://169.254.169.254/"},
             "This URL cannot receive webhooks: link-local address 169.254.169.254.",
         ),
-        ({"url": "ftp://example.com/x"}, "Enter a valid URL"),
-        ({"events": []}, "Choose at least one event type."),
-        ({"events": ["session.stop_cost_ceiling_exceeded"]}, "Coming soon, not yet subscribable"),
-        ({"events": ["nope.nothing"]}, "nope.nothing is not an event type."),
-        ({"more_alert_emails": "ok@example.com, not-an-address"}, "Not an email address: not-an-address."),
+        ({"url": "https://"}, "Enter a valid URL, e.g. https://example.com/hooks."),
+        (
+            {"url": "ftp://example.com/x"},
+            "This URL cannot receive webhooks: the URL must start with https://.",
+        ),
+        ({"events": []}, "Choose at least one event type (see GET /api/v1/event-types)."),
+        (
+            {"events": ["session.stop_cost_ceiling_exceeded"]},
+            '"session.stop_cost_ceiling_exceeded" is coming soon, not yet subscribable.',
+        ),
+        (
+            {"events": ["nope.nothing"]},
+            '"nope.nothing" is not an event type. The valid ones are listed at GET /api/v1/event-types.',
+        ),
+        ({"more_alert_emails": "ok@example.com, not-an-address"}, "Enter a valid email address."),
     ],
 )
 def test_errors_are_shown_inline(
@@ -115,7 +126,7 @@ def test_errors_are_shown_inline(
     assert response.status_code == 400
     assert not Endpoint.objects.exists()
     html = response.content.decode()
-    assert message in text(response)
+    assert message in html_module.unescape(text(response))
     assert 'class="errorlist' in html
     assert 'aria-invalid="true"' in html or 'id="events-error"' in html
 

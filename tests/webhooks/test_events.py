@@ -1,4 +1,5 @@
-"""Which change raises which event, and what the outbox holds afterwards (no worker involved)."""
+"""Which change raises which event, and what the outbox holds afterwards: the change writes the
+events alone, and a worker's fan-out (run here by hand) writes their deliveries."""
 
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,7 @@ from tests.factories import (
     RateFactory,
     SessionFactory,
 )
+from tests.pipeline import fan_out_waiting
 from webhooks.models import Delivery, DeliveryStatus, Event
 
 pytestmark = pytest.mark.django_db
@@ -243,6 +245,8 @@ def test_one_delivery_per_subscribed_endpoint(station: Chargestation) -> None:
     EndpointFactory.create()  # another organization's endpoint hears nothing
 
     raised(save(station, active=False))
+    assert not Delivery.objects.exists()  # the change wrote its event alone
+    fan_out_waiting()
 
     assert list(Delivery.objects.values_list("endpoint", "status", "event__type")) == [
         (everything.pk, DeliveryStatus.PENDING, "chargestation.updated")
@@ -255,15 +259,18 @@ def test_disabled_endpoint_and_free_plan_keep_skipped_deliveries(station: Charge
     disabled = EndpointFactory.create(organization=organization, active=False)
 
     raised(save(station, active=False))
+    fan_out_waiting()
     assert disabled.deliveries.get().status == DeliveryStatus.SKIPPED
 
     active = EndpointFactory.create(organization=organization)
     Organization.objects.filter(pk=organization.pk).update(plan=Plan.FREE)
     raised(save(station, active=True))
+    fan_out_waiting()
     assert active.deliveries.get().status == DeliveryStatus.SKIPPED
 
 
 def test_a_rolled_back_change_records_nothing(station: Chargestation) -> None:
+    fan_out_waiting()  # the station's own creation, before any endpoint: nothing to deliver
     EndpointFactory.create(organization=station.organization)
 
     def change_then_fail() -> None:
@@ -275,10 +282,11 @@ def test_a_rolled_back_change_records_nothing(station: Chargestation) -> None:
             raise RuntimeError("rolled back")
 
     assert raised(change_then_fail) == []
+    assert fan_out_waiting() == 0  # a worker finds nothing to fan out
     assert not Delivery.objects.exists()
 
 
-def test_delivery_is_queued_only_after_commit(
+def test_the_workers_are_hinted_only_after_commit(
     station: Chargestation, django_capture_on_commit_callbacks: Any
 ) -> None:
     EndpointFactory.create(organization=station.organization)
@@ -286,8 +294,8 @@ def test_delivery_is_queued_only_after_commit(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         raised(save(station, active=False))
 
-    assert [c.__qualname__ for c in callbacks if "publish" in c.__qualname__] == [
-        "_publish_on_commit.<locals>.<lambda>"
+    assert [c.__qualname__ for c in callbacks if "hint" in c.__qualname__] == [
+        "events_hint_on_commit.<locals>.<lambda>"
     ]
 
 

@@ -16,6 +16,7 @@ from tests.e2e.receiver import Receiver
 from tests.factories import ChargestationFactory, EndpointFactory, LocationFactory
 from tests.pipeline import fan_out_waiting
 from webhooks.delivery import claims, sending
+from webhooks.delivery.health import endpoint_disable
 from webhooks.delivery.http import HttpResult
 from webhooks.delivery.outcomes import Outcome, outcomes_record
 from webhooks.models import Attempt, Delivery, DeliveryStatus
@@ -91,3 +92,16 @@ def test_a_worker_whose_lease_ran_out_does_not_send(organization: Organization, 
     assert receiver.wait_for(0, path="/late", timeout=0.5) == []
     assert not Attempt.objects.exists()
     assert Delivery.objects.get().status == DeliveryStatus.PENDING
+
+
+def test_a_worker_cannot_record_over_a_disable_that_skipped_its_delivery(organization: Organization) -> None:
+    endpoint = EndpointFactory.create(organization=organization)
+    LocationFactory.create(organization=organization)
+    [held] = sending.fanout.events_fan_out(limit=10).claimed  # a worker holds it, sending
+    endpoint_disable(endpoint_id=endpoint.pk, reason="Paused by hand.")
+
+    outcomes_record([Outcome(delivery=held, result=OK, attempted_at=1.0)])
+
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.SKIPPED
+    assert delivery.attempt_count == 0 and not Attempt.objects.exists()

@@ -8,7 +8,7 @@ from django.utils import timezone
 from organizations.models import Organization
 from tests.e2e.receiver import Receiver, ok, sequence, status
 from tests.factories import EndpointFactory, LocationFactory
-from tests.pipeline import deliver_waiting
+from tests.pipeline import deliver_waiting, fan_out_waiting
 from webhooks.catalog.types import SUBSCRIBABLE
 from webhooks.delivery import sending as delivery
 from webhooks.endpoints.redelivery import delivery_resend, endpoint_recover
@@ -49,12 +49,14 @@ def test_recover_resends_failed_and_skipped_since_a_moment(receiver: Receiver, e
     organization = endpoint.organization
     LocationFactory.create(organization=organization)
     old = LocationFactory.create(organization=organization)
+    fan_out_waiting()
     Delivery.objects.update(status=DeliveryStatus.FAILED, next_attempt_at=None)
     Delivery.objects.filter(event__data___id=old.public_id).update(
         created_at=timezone.now() - timedelta(days=2)
     )
     Endpoint.objects.filter(pk=endpoint.pk).update(active=False)
-    LocationFactory.create(organization=organization)  # recorded as skipped
+    LocationFactory.create(organization=organization)
+    fan_out_waiting()  # fanned out while the endpoint is disabled: recorded as skipped
     Endpoint.objects.filter(pk=endpoint.pk).update(active=True)
     endpoint.refresh_from_db()
 

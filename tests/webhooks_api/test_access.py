@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from organizations.models import Organization
 from tests.factories import EndpointFactory
+from tests.pipeline import fan_out_waiting
 from webhooks.models import Delivery, Endpoint, Event, IdempotencyRecord
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +30,7 @@ def objects_of(organization: Organization) -> Objects:
     endpoint = EndpointFactory.create(organization=organization)
     organization.name = f"{organization.name} renamed"  # raises organization.updated
     organization.save()
+    fan_out_waiting()  # a worker writes the event's delivery to the webhook
     delivery = Delivery.objects.select_related("event").get(endpoint=endpoint)
     return Objects(webhook=endpoint.public_id, event=delivery.event.public_id, delivery=str(delivery.pk))
 

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from organizations.models import Organization
 from tests.factories import EndpointFactory, LocationFactory
+from tests.pipeline import fan_out_waiting
 from tests.webhooks_api.matchers import DELIVERY_ID, TEST_EVENT_ID, TIMESTAMP
 from webhooks.catalog.payloads import iso_timestamp
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint, Event
@@ -28,6 +29,7 @@ def endpoint(organization: Organization) -> Endpoint:
 def deliveries_of(endpoint: Endpoint, count: int) -> list[Delivery]:
     for _ in range(count):
         LocationFactory.create(organization=endpoint.organization)
+    fan_out_waiting()  # a worker writes their deliveries
     return list(Delivery.objects.filter(endpoint=endpoint).select_related("event").order_by("id"))
 
 
@@ -99,6 +101,7 @@ def test_deliveries_filter_by_status_and_event_type(api: APIClient, endpoint: En
     attempt_on(failed, status_code=500)
     endpoint.organization.name = "Renamed"
     endpoint.organization.save()
+    fan_out_waiting()
     path = f"/api/v1/webhooks/{endpoint.public_id}/deliveries"
 
     by_status = api.get(f"{path}?status=failed").json()["deliveries"]

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from organizations.models import Organization
 from tests.factories import EndpointFactory, LocationFactory
+from tests.pipeline import fan_out_waiting
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event, IdempotencyRecord
 
 pytestmark = pytest.mark.django_db
@@ -142,6 +143,7 @@ def test_a_repeated_rotation_rotates_once(api: APIClient, organization: Organiza
 def test_a_repeated_resend_and_recover_answer_the_same(api: APIClient, organization: Organization) -> None:
     endpoint = EndpointFactory.create(organization=organization)
     LocationFactory.create(organization=organization)
+    fan_out_waiting()  # a worker writes its delivery
     Delivery.objects.update(status=DeliveryStatus.FAILED, next_attempt_at=None)
     delivery = Delivery.objects.get()
     recover = f"/api/v1/webhooks/{endpoint.public_id}/recover"

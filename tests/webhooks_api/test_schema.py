@@ -19,6 +19,7 @@ from edrv_project.wsgi import application
 from organizations.models import Organization
 from organizations.services import api_key_create
 from tests.factories import ConnectorFactory, EndpointFactory, RateFactory, SessionFactory
+from tests.pipeline import fan_out_waiting
 from webhooks.models import Delivery
 
 ROUTES = {
@@ -86,6 +87,7 @@ def real_ids(organization: Organization) -> dict[str, str]:
         rate=RateFactory.create(organization=organization),
     )
     connector = ConnectorFactory.create(chargestation=session.chargestation)
+    fan_out_waiting()  # what a worker does after the commit: the endpoint's deliveries are written
     delivery = Delivery.objects.filter(endpoint=endpoint).select_related("event").first()
     assert delivery is not None
     return {

@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from organizations.models import Organization
 from tests.factories import EndpointFactory
+from tests.pipeline import fan_out_waiting
 from tests.webhooks_api.matchers import GENERATED_SECRET, TIMESTAMP, WEBHOOK_ID
 from webhooks.endpoints.services import DISABLED_BY_USER
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
@@ -220,6 +221,7 @@ def test_delete_answers_the_message_and_removes_it_with_its_deliveries(
     endpoint = EndpointFactory.create(organization=organization)
     organization.name = "Raises organization.updated"
     organization.save()
+    fan_out_waiting()  # a worker writes its delivery
     assert Delivery.objects.filter(endpoint=endpoint).exists()
 
     response = api.delete(f"/api/v1/webhooks/{endpoint.public_id}")
@@ -277,5 +279,6 @@ def test_deliveries_of_a_disabled_webhook_are_kept_as_skipped(
 
     organization.name = "Renamed"
     organization.save()
+    fan_out_waiting()
 
     assert list(Delivery.objects.values_list("status", flat=True)) == [DeliveryStatus.SKIPPED]

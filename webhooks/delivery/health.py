@@ -26,7 +26,8 @@ DISABLED_BY_USER = "Disabled by a user."
 
 
 def endpoint_disable(*, endpoint_id: int, reason: str, alert: bool = False) -> bool:
-    """Disable an active endpoint; its pending deliveries become skipped (recoverable later).
+    """Disable an active endpoint; its pending deliveries become skipped (recoverable later), and
+    a worker holding one of them cannot record an outcome over the skip (its claim token goes).
 
     Returns False if it was already disabled, so that only one caller sends the alert.
     """
@@ -38,7 +39,7 @@ def endpoint_disable(*, endpoint_id: int, reason: str, alert: bool = False) -> b
         if not disabled:
             return False
         skipped = Delivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING).update(
-            status=DeliveryStatus.SKIPPED, next_attempt_at=None, claimed_until=None
+            status=DeliveryStatus.SKIPPED, next_attempt_at=None, claimed_until=None, claim_token=None
         )
         metrics.deliveries_counted_on_commit(metrics.SKIPPED, skipped)
         if alert:

@@ -87,7 +87,7 @@ def _deliveries_expire(cutoff: datetime) -> int:
     while ids := list(pending.values_list("id", flat=True)[:PURGE_CHUNK]):
         with transaction.atomic():
             n = Delivery.objects.filter(id__in=ids, status=DeliveryStatus.PENDING).update(
-                status=DeliveryStatus.EXPIRED, next_attempt_at=None, claimed_until=None
+                status=DeliveryStatus.EXPIRED, next_attempt_at=None, claimed_until=None, claim_token=None
             )
             metrics.deliveries_counted_on_commit(metrics.EXPIRED, n)
         expired += n

@@ -23,8 +23,9 @@ def delivery_resend(*, delivery: Delivery) -> Delivery:
     with transaction.atomic():
         delivery.status = DeliveryStatus.PENDING
         delivery.next_attempt_at = timezone.now()
-        delivery.claimed_until = None
-        delivery.save(update_fields=["status", "next_attempt_at", "claimed_until"])
+        # A worker still holding it from before can no longer record over the new attempt.
+        delivery.claimed_until, delivery.claim_token = None, None
+        delivery.save(update_fields=["status", "next_attempt_at", "claimed_until", "claim_token"])
         _requeue([delivery.pk])
     return delivery
 
@@ -46,6 +47,7 @@ def endpoint_recover(*, endpoint: Endpoint, since: datetime) -> int:
             attempt_count=0,
             next_attempt_at=timezone.now(),
             claimed_until=None,
+            claim_token=None,
         )
         for start in range(0, len(ids), 500):
             _requeue(ids[start : start + 500])
