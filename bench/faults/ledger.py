@@ -93,12 +93,9 @@ def pending_count(endpoint_id: int) -> int:
 
 def unfanned_count(endpoint_id: int) -> int:
     """Events of the endpoint's organization that no worker has fanned out (written no deliveries
-    for) yet: they have no Delivery, so `committed_ids` cannot see them. 0 where events carry no
-    `fanned_out` flag (deliveries written in the change's own transaction)."""
+    for) yet: they have no Delivery, so `committed_ids` cannot see them."""
     from webhooks.models import Endpoint, Event
 
-    if not any(f.name == "fanned_out" for f in Event._meta.get_fields()):
-        return 0
     return _retrying(
         lambda: Event.objects.filter(
             organization_id=Endpoint.objects.filter(pk=endpoint_id).values("organization_id")[:1],
