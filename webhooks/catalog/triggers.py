@@ -29,12 +29,28 @@ def _matches(rule: Rule, changed: dict[str, Any], instance: Model) -> bool:
     return any(name not in rule.ignore for name in changed)
 
 
+def _changed(instance: Model) -> dict[str, Any]:
+    """The tracked fields whose value differs from the one saved last, with the old value.
+
+    What the field tracker's `changed()` answers, read from the instance's loaded values: through
+    its descriptors every field read looks up the instance's deferred fields, which makes
+    `changed()` cost O(fields²) on every save. A field that was never loaded has not changed.
+    """
+    tracker: Any = instance.tracker  # type: ignore[attr-defined]
+    loaded = instance.__dict__
+    return {
+        name: old
+        for name, old in tracker.saved_data.items()
+        if (attname := tracker.field_map[name]) in loaded and loaded[attname] != old
+    }
+
+
 def events_raised(
     source: Source, instance: Model, *, created: bool = False, deleted: bool = False
 ) -> list[str]:
     """The event types a change raises, in catalog order, each at most once."""
     kind = "create" if created else "delete" if deleted else None
-    changed: dict[str, Any] = {} if kind else instance.tracker.changed()  # type: ignore[attr-defined]
+    changed: dict[str, Any] = {} if kind else _changed(instance)
     raised: list[str] = []
     for rule in source.rules:
         if rule.unless_raised and raised:
