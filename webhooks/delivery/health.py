@@ -38,7 +38,11 @@ def endpoint_disable(*, endpoint_id: int, reason: str, alert: bool = False) -> b
         )
         if not disabled:
             return False
-        skipped = Delivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING).update(
+        pending = Delivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING)
+        # Locked in id order, as workers lock the deliveries they record: two transactions that both
+        # update many of them then wait for each other in turn, never in a circle.
+        locked = list(pending.select_for_update(of=("self",)).order_by("id").values_list("id", flat=True))
+        skipped = pending.filter(id__in=locked).update(
             status=DeliveryStatus.SKIPPED, next_attempt_at=None, claimed_until=None, claim_token=None
         )
         metrics.deliveries_counted_on_commit(metrics.SKIPPED, skipped)

@@ -129,6 +129,11 @@ def _update_held(groups: dict[_Group, list[int]], now: datetime, *, expected: in
             f"{rows.column(Delivery, 'claimed_until')} = NULL",
         ]
     )
+    every = sorted(pk for ids in groups.values() for pk in ids)
+    if len(groups) > 1:
+        # Several statements: lock their rows in id order first, as a disable does, so that the two
+        # never wait for each other in a circle. One statement (the common case) needs no such turn.
+        list(Delivery.objects.filter(id__in=every).select_for_update().order_by("id").values_list("id"))
     with connection.cursor() as cursor:
         for (token, status, next_attempt_at, status_code), ids in groups.items():
             changes = dict(zip(RECORDED, (status, next_attempt_at, status_code, now), strict=True))
@@ -142,9 +147,8 @@ def _update_held(groups: dict[_Group, list[int]], now: datetime, *, expected: in
                 ],
             )
             updated += cursor.rowcount
-    every = {pk for ids in groups.values() for pk in ids}
     if updated == expected:
-        return every
+        return set(every)
     # Some were claimed by another worker since: the rows updated are those still carrying our
     # token (a claim always writes a new one).
     held: set[int] = set()
@@ -161,7 +165,7 @@ def _held_update(deliveries: Sequence[Delivery], **changes: object) -> list[int]
     held: list[int] = []
     for token, ids in by_token.items():
         mine = Delivery.objects.filter(id__in=ids, claim_token=token)
-        ours = list(mine.select_for_update().values_list("id", flat=True))
+        ours = list(mine.select_for_update().order_by("id").values_list("id", flat=True))
         if ours:
             mine.filter(id__in=ours).update(**changes)
         held += ours
