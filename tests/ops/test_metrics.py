@@ -217,7 +217,8 @@ def test_an_endpoint_disabled_before_its_delivery_is_sent_counts_a_skip(
     assert increase(before, after, "webhooks_attempt_duration_seconds_count") == 0
 
 
-# Events are counted where they are recorded (webhooks/outbox/recording.py), deliveries skipped at
+# Events are counted once committed, by the callback that hints the workers
+# (webhooks/outbox/publishing.py), deliveries skipped at
 # fan-out where they are written (webhooks/delivery/fanout.py): each once its transaction commits.
 
 

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 
 from edrv_project.celery import app
+from webhooks import metrics
 from webhooks.delivery import queue
 
 logger = logging.getLogger(__name__)
@@ -77,16 +78,18 @@ class _Publisher:
 _publisher = _Publisher()
 
 
-def events_hint_on_commit(event_ids: list[int]) -> None:
+def events_hint_on_commit(event_ids: list[int], types: list[str]) -> None:
     """Tell the workers about these events once the transaction commits; never if it rolls back.
 
     A transaction that records many changes registers a callback per change; the publisher
-    thread gathers their ids into tasks of a batch each, not one task per change.
+    thread gathers their ids into tasks of a batch each, not one task per change. The same
+    callback counts them for /metrics (`webhooks_events_total`).
     """
-    transaction.on_commit(lambda: _events_hint(event_ids), robust=True)
+    transaction.on_commit(lambda: _events_hint(event_ids, types), robust=True)
 
 
-def _events_hint(event_ids: list[int]) -> None:
+def _events_hint(event_ids: list[int], types: list[str]) -> None:
+    metrics.events_counted(types)
     if app.conf.task_always_eager:  # the task would run in the publisher thread: keep it here
         queue.events_fan_out_enqueue(event_ids)
     else:

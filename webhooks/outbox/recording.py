@@ -147,8 +147,7 @@ def events_record(
     ]
     for event, pk in zip(events, rows.insert(Event, EVENT_COLUMNS, events), strict=True):
         event.pk = pk
-    metrics.events_counted_on_commit(event.type for event in events)
-    events_hint_on_commit([event.pk for event in events])
+    events_hint_on_commit([event.pk for event in events], [event.type for event in events])
     if logger.isEnabledFor(logging.INFO):
         for event in events:
             logger.info("webhooks.event.recorded", extra={"event_id": event.public_id, "type": event.type})
