@@ -58,8 +58,9 @@ def _events_take(event_ids: list[int] | None, limit: int) -> list[Event]:
     params: list[Any] = [False]
     only = ""
     if event_ids is not None:
-        only = f" AND id IN ({rows.marks(len(event_ids))})"
-        params += event_ids
+        condition, ids = rows.in_ids("id", event_ids)
+        only = f" AND {condition}"
+        params += ids
     sql = (
         f"SELECT * FROM {rows.table(Event)} WHERE fanned_out = %s{only} ORDER BY id LIMIT %s{_skip_locked()}"
     )
@@ -101,11 +102,9 @@ def events_fan_out(*, event_ids: list[int] | None = None, limit: int) -> FanOut:
         deliveries = _deliveries_build(events, endpoints, now)
         for delivery, pk in zip(deliveries, rows.insert(Delivery, DELIVERY_COLUMNS, deliveries), strict=True):
             delivery.pk = pk
+        condition, ids = rows.in_ids("id", [e.pk for e in events])
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {rows.table(Event)} SET fanned_out = %s WHERE id IN ({rows.marks(len(events))})",
-                [True, *(e.pk for e in events)],
-            )
+            cursor.execute(f"UPDATE {rows.table(Event)} SET fanned_out = %s WHERE {condition}", [True, *ids])
         skipped = sum(1 for d in deliveries if d.status == DeliveryStatus.SKIPPED)
         metrics.deliveries_counted_on_commit(metrics.SKIPPED, skipped)
     result = FanOut(events=len(events))

@@ -70,18 +70,18 @@ def outcomes_record(
     with transaction.atomic():
         held = _update_held(groups, now, expected=len(outcomes))
         recorded = [o for o in outcomes if o.delivery.pk in held]
-        rows.insert(
+        rows.insert_values(
             Attempt,
             ATTEMPT_COLUMNS,
             [
-                Attempt(
-                    delivery=o.delivery,
-                    created_at=datetime.fromtimestamp(o.attempted_at, tz=UTC),
-                    duration_ms=o.result.duration_ms,
-                    status_code=o.result.status_code,
-                    response_excerpt=o.result.body_excerpt,
-                    error=o.result.error[:500],
-                    succeeded=o.result.ok,
+                (
+                    o.delivery.pk,
+                    datetime.fromtimestamp(o.attempted_at, tz=UTC),
+                    o.result.duration_ms,
+                    o.result.status_code,
+                    o.result.body_excerpt,
+                    o.result.error[:500],
+                    o.result.ok,
                 )
                 for o in recorded
             ],
@@ -137,13 +137,14 @@ def _update_held(groups: dict[_Group, list[int]], now: datetime, *, expected: in
     with connection.cursor() as cursor:
         for (token, status, next_attempt_at, status_code), ids in groups.items():
             changes = dict(zip(RECORDED, (status, next_attempt_at, status_code, now), strict=True))
+            condition, id_params = rows.in_ids("id", ids)
             cursor.execute(
                 f"UPDATE {rows.table(Delivery)} SET {sets}"
-                f" WHERE {rows.column(Delivery, 'claim_token')} = %s AND id IN ({rows.marks(len(ids))})",
+                f" WHERE {rows.column(Delivery, 'claim_token')} = %s AND {condition}",
                 [
                     *(rows.prepared(Delivery, name, value) for name, value in changes.items()),
                     rows.prepared(Delivery, "claim_token", token),
-                    *ids,
+                    *id_params,
                 ],
             )
             updated += cursor.rowcount
