@@ -32,8 +32,6 @@ import redis
 from celery import Celery
 from django.conf import settings
 
-from webhooks.delivery import queue
-from webhooks.outbox import publishing
 
 # What settings.py gives Redis when REDIS_URL is set; used when the test brings its own Redis.
 REDIS_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
@@ -92,6 +90,10 @@ def publishing_to(app: Celery, broker: Broker) -> Iterator[None]:
         raise RuntimeError(
             "CELERY_BROKER_URL is set: it overrides app.conf.broker_url; unset it for e2e tests"
         )
+    # Here, not at the top: the fault harness imports this module before Django is set up.
+    from webhooks.delivery import queue
+    from webhooks.outbox import publishing
+
     saved = {key: app.conf[key] for key in ("broker_url", "broker_transport_options", "task_always_eager")}
     # Ids committed before (an earlier test's) go to the broker they were meant for, not this one.
     publishing.publisher_flush()
