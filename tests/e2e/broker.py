@@ -32,7 +32,6 @@ import redis
 from celery import Celery
 from django.conf import settings
 
-
 # What settings.py gives Redis when REDIS_URL is set; used when the test brings its own Redis.
 REDIS_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 
