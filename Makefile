@@ -36,7 +36,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy .
 
+# Tests and the benchmarks' stacks encrypt stored secrets with a fixed key of their own (base64 of
+# "edrv-test-only-key-not-for-prod!"): the settings know nothing of tests, and refuse to load without a
+# key when DEBUG is off (mypy loads them too). Processes they start inherit it.
+TEST_ENCRYPTION_KEY := ZWRydi10ZXN0LW9ubHkta2V5LW5vdC1mb3ItcHJvZCE=
+pytest typecheck bench faults: export ENCRYPTION_KEYS ?= $(TEST_ENCRYPTION_KEY)
+# They (and mypy, which loads the settings) run with DEBUG off, as production does, which refuses to start
+# without a SECRET_KEY of its own: a test-only one, never a deployment's. Their servers speak plain HTTP
+# on 127.0.0.1: no redirect to HTTPS.
+pytest typecheck bench faults: export SECRET_KEY ?= test-only-secret-key-never-use-it-in-a-deployment-0123456789
+pytest bench faults: export SECURE_SSL_REDIRECT ?= false
+# A test run counts /metrics in a directory of its own, emptied first: never in `make run`'s.
+pytest: export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/prometheus-test
 pytest: $(STAMP)
+	rm -rf "$$PROMETHEUS_MULTIPROC_DIR"
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

@@ -15,6 +15,7 @@ from chargestations.serializers import (
     RateSerializer,
 )
 from organizations.api import OrganizationScopedViewSet
+from organizations.models import Scope
 
 NAME_ORDERING = {"createdAt": "created_at", "updatedAt": "updated_at", "name": "name"}
 
@@ -58,6 +59,8 @@ class RateFilter(filters.FilterSet):
 class LocationViewSet(OrganizationScopedViewSet):
     """Locations: the sites where chargestations stand."""
 
+    read_scope = Scope.NETWORK_READ
+    write_scope = Scope.NETWORK_WRITE
     queryset = Location.objects.none()
     serializer_class = LocationSerializer
     filterset_class = LocationFilter
@@ -85,6 +88,8 @@ class LocationViewSet(OrganizationScopedViewSet):
 class ChargestationViewSet(OrganizationScopedViewSet):
     """Chargestations, with their connectors. `endpoint` is the charger's OCPP identity."""
 
+    read_scope = Scope.NETWORK_READ
+    write_scope = Scope.NETWORK_WRITE
     queryset = Chargestation.objects.none()
     serializer_class = ChargestationSerializer
     filterset_class = ChargestationFilter
@@ -109,6 +114,8 @@ class ChargestationViewSet(OrganizationScopedViewSet):
 class ConnectorViewSet(OrganizationScopedViewSet):
     """Connectors: the plugs of a chargestation."""
 
+    read_scope = Scope.NETWORK_READ
+    write_scope = Scope.NETWORK_WRITE
     queryset = Connector.objects.none()
     serializer_class = ConnectorSerializer
     filterset_class = ConnectorFilter
@@ -140,6 +147,8 @@ class ConnectorViewSet(OrganizationScopedViewSet):
 class RateViewSet(OrganizationScopedViewSet):
     """Rates (tariffs) and their price components."""
 
+    read_scope = Scope.NETWORK_READ
+    write_scope = Scope.NETWORK_WRITE
     queryset = Rate.objects.none()
     serializer_class = RateSerializer
     filterset_class = RateFilter

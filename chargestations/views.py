@@ -5,12 +5,14 @@ from django.views.generic import ListView
 
 from chargestations.models import Chargestation, Location
 from chargestations.selectors import chargestation_list, location_list
+from organizations.models import Role
 from organizations.views import MemberAccessMixin
 
 PAGE_SIZE = 50
 
 
 class LocationListView(MemberAccessMixin, ListView):
+    read_role = Role.VIEWER  # every member reads; the network is changed through the API
     template_name = "dashboard/locations.html"
     context_object_name = "locations"
     paginate_by = PAGE_SIZE
@@ -24,6 +26,7 @@ class LocationListView(MemberAccessMixin, ListView):
 
 
 class ChargestationListView(MemberAccessMixin, ListView):
+    read_role = Role.VIEWER  # every member reads; the network is changed through the API
     template_name = "dashboard/chargestations.html"
     context_object_name = "chargestations"
     paginate_by = PAGE_SIZE

@@ -8,7 +8,15 @@ from django.contrib.auth.views import LogoutView
 from django.urls import path, re_path
 
 from chargestations.views import ChargestationListView, LocationListView
-from organizations.views import ApiKeyRevokeView, ApiKeysView, DashboardLoginView, OverviewView
+from organizations.views import (
+    ApiKeyRevokeView,
+    ApiKeysView,
+    DashboardLoginView,
+    MemberRemoveView,
+    MemberRoleView,
+    MembersView,
+    OverviewView,
+)
 from sessions_app.views import SessionListView
 from webhooks.dashboard import views as webhooks
 from webhooks.dashboard.event_types import EventTypeDetailView, EventTypeListView
@@ -31,7 +39,15 @@ urlpatterns = [
     path("chargestations/", ChargestationListView.as_view(), name="chargestations"),
     path("sessions/", SessionListView.as_view(), name="sessions"),
     path("developers/api-keys/", ApiKeysView.as_view(), name="api-keys"),
-    path("developers/api-keys/<int:key_id>/revoke", ApiKeyRevokeView.as_view(), name="api-key-revoke"),
+    # Database ids: at most 18 digits, so that a longer one is a 404 rather than an out-of-range query.
+    re_path(
+        r"^developers/api-keys/(?P<key_id>[0-9]{1,18})/revoke$",
+        ApiKeyRevokeView.as_view(),
+        name="api-key-revoke",
+    ),
+    path("members/", MembersView.as_view(), name="members"),
+    re_path(r"^members/(?P<member_id>[0-9]{1,18})/role$", MemberRoleView.as_view(), name="member-role"),
+    re_path(r"^members/(?P<member_id>[0-9]{1,18})/remove$", MemberRemoveView.as_view(), name="member-remove"),
     # Names start with "dashboard-": the API's router already names "webhook-list" and the like.
     path("developers/webhooks/", webhooks.EndpointListView.as_view(), name="dashboard-webhooks"),
     path("developers/webhooks/new", webhooks.EndpointCreateView.as_view(), name="dashboard-webhook-new"),

@@ -1,10 +1,15 @@
 """`GET /metrics`: the figures of every web and worker process of this host, for Prometheus.
 
 Open to clients whose address is in METRICS_ALLOWED_NETWORKS, or that send
-`Authorization: Bearer <METRICS_TOKEN>`; anybody else gets a bare 403. The address is REMOTE_ADDR,
-the peer of this process: behind a reverse proxy that is the proxy, so either scrape the process
-directly or let the proxy refuse /metrics from outside and use the token. X-Forwarded-For is never
-believed: any client can send one.
+`Authorization: Bearer <METRICS_TOKEN>`; anybody else gets a bare 403.
+
+Which address counts: the TCP peer (REMOTE_ADDR) when the request carries no X-Forwarded-For. When it
+carries one, the peer must be a proxy of METRICS_TRUSTED_PROXIES, and the client is the right-most
+address of the header that is not one of those proxies (each proxy appends the address it received the
+request from; whatever is left of that, the client wrote). A request with the header from any other peer
+is admitted by token only: the header is the client's own word, and under `daphne --proxy-headers`
+REMOTE_ADDR itself was taken from it (daphne keeps no trace of the peer in the ASGI scope then), so the
+address that looks like the peer may be the client's invention.
 """
 
 import hmac
@@ -21,19 +26,32 @@ from webhooks.metrics import OutboxCollector, dead_processes_gauges_drop
 
 
 def scraper_allowed(request: HttpRequest) -> bool:
-    return _address_allowed(request.META.get("REMOTE_ADDR", "")) or _token_valid(
+    return _in_networks(client_address(request), settings.METRICS_ALLOWED_NETWORKS) or _token_valid(
         request.headers.get("Authorization", "")
     )
 
 
-def _address_allowed(address: str) -> bool:
+def client_address(request: HttpRequest) -> str | None:
+    """The address the check believes (module docstring); None when none can be believed."""
+    peer = request.META.get("REMOTE_ADDR", "")
+    forwarded = request.headers.get("X-Forwarded-For")
+    if forwarded is None:
+        return peer
+    trusted = settings.METRICS_TRUSTED_PROXIES
+    if not _in_networks(peer, trusted):
+        return None
+    hops = [hop.strip() for hop in forwarded.split(",")]
+    return next((hop for hop in reversed(hops) if not _in_networks(hop, trusted)), hops[0])
+
+
+def _in_networks(address: str | None, networks: list[str]) -> bool:
     try:
-        client = ipaddress.ip_address(address)
+        client = ipaddress.ip_address(address or "")
     except ValueError:  # no address (a Unix socket) or not one
         return False
     if isinstance(client, ipaddress.IPv6Address) and client.ipv4_mapped:
         client = client.ipv4_mapped  # an IPv4 client of a dual-stack socket
-    return any(client in ipaddress.ip_network(net, strict=False) for net in settings.METRICS_ALLOWED_NETWORKS)
+    return any(client in ipaddress.ip_network(net, strict=False) for net in networks)
 
 
 def _token_valid(authorization: str) -> bool:

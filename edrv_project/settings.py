@@ -4,9 +4,11 @@ The README's configuration table documents each variable read here.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # local state: SQLite test files, the folder broker, beat's schedule
@@ -15,11 +17,59 @@ VAR_DIR.mkdir(exist_ok=True)
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-change-me")
+# Public, so good for development only: with DEBUG off the app refuses to start on it.
+DEVELOPMENT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105
+SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+
+
+def secret_key_check(*, debug: bool, secret_key: str) -> None:
+    """ImproperlyConfigured when DEBUG is off and SECRET_KEY is unset or the development key: sessions,
+    CSRF tokens and password reset links are signed with it, and anyone can read that one."""
+    if not debug and secret_key.strip() in ("", DEVELOPMENT_SECRET_KEY):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set (or is the development key) and DEBUG is off. Set SECRET_KEY to a "
+            "long random value of your own, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`; for development, set DEBUG=true."
+        )
+
+
+secret_key_check(debug=DEBUG, secret_key=SECRET_KEY)
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Fernet keys that encrypt stored secrets (edrv_project/encryption.py), newest first. None: with DEBUG
+# on, a development key derived from SECRET_KEY; with DEBUG off, every process refuses to start.
+ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])
+if not DEBUG and not ENCRYPTION_KEYS:
+    raise ImproperlyConfigured(
+        "ENCRYPTION_KEYS is not set and DEBUG is off: stored secrets are encrypted with it. Generate a key "
+        "with `python -c "
+        '"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`.'
+    )
+
+# HTTPS only when DEBUG is off; each can be switched for a proxy that terminates TLS (README, "Running in
+# production"). HSTS covers this host and its subdomains.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Probes and Prometheus reach each process on its private address over plain HTTP (README, "Metrics").
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# "HTTP_X_FORWARDED_PROTO,https": a request carrying that header and value came over HTTPS. Only behind a
+# proxy that sets the header on every request (and drops the client's): anyone can send it.
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER is a header and a value, e.g. HTTP_X_FORWARDED_PROTO,https."
+    )
+SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1]) if _proxy_ssl_header else None
+# `check --deploy` warns without HSTS preloading, which asks browser vendors to hard-code HTTPS for the
+# whole registered domain: a commitment for the operator to make (SECURE_HSTS_PRELOAD=true), not a default.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 INSTALLED_APPS = [
     "daphne",  # first: `runserver` then serves the ASGI app (HTTP and the OCPP WebSockets)
@@ -35,6 +85,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "organizations",
     "chargestations",
     "sessions_app",
@@ -44,12 +95,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before CommonMiddleware: its slash redirects come first, the JSON 404 of /api/ after them.
+    "edrv_project.api_middleware.ApiInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "edrv_project.urls"
@@ -87,8 +141,30 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Logins (the dashboard's and the admin's) are throttled by django-axes: after AXES_FAILURE_LIMIT failures
+# from one client address, or for one username, that address or username is locked out for
+# AXES_COOLOFF_MINUTES (a 429 page). Failures are counted in the database, which every web process shares.
+AUTHENTICATION_BACKENDS = [
+    "edrv_project.login_throttle.LoginThrottleBackend",  # first: it refuses locked-out logins
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
+# Comma: each counts on its own; "+": counted together (e.g. "username+ip_address").
+AXES_LOCKOUT_PARAMETERS = [
+    parameter.split("+") if "+" in parameter else parameter
+    for parameter in env.list("AXES_LOCKOUT_PARAMETERS", default=["ip_address", "username"])
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Failures are what throttling needs; a row per successful login would only grow.
+AXES_DISABLE_ACCESS_LOG = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -148,6 +224,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # reuse them; edrv_project/celery.py recycles them as Django does between requests instead.
 CELERY_DB_REUSE_MAX = 1_000_000_000
 CELERY_TIMEZONE = "UTC"
+# Workers log through LOGGING above (JSON lines, extras included), not through a handler of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Channels: how web and worker processes reach a charger's WebSocket connection.
 CHANNEL_LAYERS = {
@@ -172,6 +250,10 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+
+# The largest request body (bytes, files aside): a larger one is a 413 (under /api/, in JSON; see
+# edrv_project/api_middleware.py, which also refuses JSON nested too deep).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["organizations.authentication.ApiKeyAuthentication"],
@@ -209,11 +291,29 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# A log line is an event name with its context in `extra` (STYLE.md): the extras reach the output, as
+# JSON lines in production, appended as key=value under DEBUG (`make run`). edrv_project/log_format.py
+# masks any extra named like a secret.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {
+            "()": "edrv_project.log_format.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "plain": {
+            "()": "edrv_project.log_format.PlainFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env.str("LOG_FORMAT", default="plain" if DEBUG else "json"),
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -242,23 +342,18 @@ WEBHOOKS_SECRET_ROTATION_GRACE = env.int("WEBHOOKS_SECRET_ROTATION_GRACE", defau
 WEBHOOKS_WARN_AFTER = env.int("WEBHOOKS_WARN_AFTER", default=86400)
 WEBHOOKS_WARN_MIN_FAILURES = env.int("WEBHOOKS_WARN_MIN_FAILURES", default=5)
 
-# Metrics: GET /metrics (Prometheus text format). Client addresses are REMOTE_ADDR, never
-# X-Forwarded-For; an empty token turns token access off.
+# Metrics: GET /metrics (Prometheus text format), by client address or token (edrv_project/metrics.py
+# says which address counts). X-Forwarded-For is believed only from METRICS_TRUSTED_PROXIES (none by
+# default); an empty token turns token access off.
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+METRICS_TRUSTED_PROXIES = env.list("METRICS_TRUSTED_PROXIES", default=[])
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Every process counts in files of its own in this directory (prometheus_client's multiprocess
 # mode) and /metrics adds up the files of every process of the host, so all of them must use the
 # same one: it is exported to the environment, which prometheus_client reads and processes started
 # from this one inherit. It is wiped when the whole group starts (`make run`), never by one process:
-# the counters of a process that has exited still count. A test run counts in a temporary directory
-# of its own, removed at its end, so that it neither reads nor leaves figures in `make run`'s.
-if "PYTEST_VERSION" in os.environ and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-    import atexit
-    import shutil
-    import tempfile
-
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="edrv-metrics-")
-    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+# the counters of a process that has exited still count. (`make pytest` gives a test run a directory
+# of its own, so that it neither reads nor leaves figures in `make run`'s.)
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "prometheus"))
 Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR

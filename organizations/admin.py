@@ -50,12 +50,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
     """Keys are read-only here: they are created by `create_organization` or the dashboard, which
     can show the secret once; the admin could not. Revoking is the one change an operator makes."""
 
-    list_display = ("prefix", "name", "organization", "created_at", "last_used_at", "revoked")
+    list_display = (
+        "prefix", "name", "organization", "scopes", "created_at", "last_used_at", "expires_at", "revoked",
+    )  # fmt: skip
     list_filter = (("revoked_at", admin.EmptyFieldListFilter), "created_at")
     list_select_related = ("organization",)
-    search_fields = ("prefix", "name", "organization__name")
+    search_fields = ("prefix", "public_id", "name", "organization__name")
     # key_hash is neither shown nor editable: it is useless to read and dangerous to change.
-    fields = ("organization", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+    fields = (
+        "organization", "public_id", "name", "prefix", "scopes", "created_at", "last_used_at", "expires_at",
+        "revoked_at",
+    )  # fmt: skip
     readonly_fields = fields
     actions = ("revoke_selected",)
 

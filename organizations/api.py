@@ -1,4 +1,5 @@
-"""What every API view shares (organization scoping, eDRV conventions) and `/api/v1/organization`."""
+"""What every API view shares (organization scoping, scopes, eDRV conventions), `/api/v1/organization`
+and `/api/v1/api-keys`."""
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -8,8 +9,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.generics import GenericAPIView
@@ -18,23 +19,44 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
-from organizations.models import ApiKey, Organization
-from organizations.serializers import OrganizationSerializer
-from organizations.services import organization_update
+from organizations.models import ApiKey, Organization, Scope
+from organizations.permissions import HasOrganization, HasScope, ScopesNotHeld, required_scope
+from organizations.selectors import api_key_list
+from organizations.serializers import (
+    ApiKeyCreatedSerializer,
+    ApiKeyCreateSerializer,
+    ApiKeyRevokedSerializer,
+    ApiKeySerializer,
+    DetailSerializer,
+    ForbiddenSerializer,
+    OrganizationSerializer,
+)
+from organizations.services import api_key_create, api_key_revoke, organization_update
+
+API_KEY_REVOKED = {"message": "API key revoked: it no longer works."}
+SCOPES_DESCRIPTION = (
+    "An organization's API key, shown once when it is created. A key carries scopes: "
+    + "; ".join(f"`{scope.value}`: {scope.label}" for scope in Scope)
+    + ". Reading (GET, HEAD, OPTIONS) and writing (every other method) each need the scope listed in "
+    "the operation's `security`. A call outside the key's scopes is a 403 whose JSON names the missing "
+    'scope: `{"detail": "This API key lacks the scope webhooks:write.", "requiredScope": "webhooks:write"}`. '
+    "An unknown, revoked or expired key is a 401 that says which."
+)
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    """Documents `Authorization: Bearer <key>` in the schema (registered by being imported)."""
+    """Documents `Authorization: Bearer <key>` in the schema (registered by being imported), and each
+    operation's scope as its security requirement (OpenAPI 3.1 allows one for any scheme)."""
 
     target_class = "organizations.authentication.ApiKeyAuthentication"
     name = "apiKey"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An organization's API key, shown once when it is created.",
-        }
+        return {"type": "http", "scheme": "bearer", "description": SCOPES_DESCRIPTION}
+
+    def get_security_requirement(self, auto_schema: Any) -> dict[str, list[Any]]:
+        scope = required_scope(auto_schema.view, auto_schema.method)
+        return {self.name: [] if scope is None else [scope]}
 
 
 class Conflict(APIException):
@@ -99,6 +121,7 @@ class OrganizationScopedViewSet(ApiErrorsMixin, viewsets.ModelViewSet):
     # Subclasses name their selector in `get_queryset` and their services in `perform_*`.
     # (A comment, not a docstring: the schema would show it on every subclass's operations.)
 
+    permission_classes = [HasOrganization, HasScope]
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
     # Nested objects (price components, id tags) have no form encoding: JSON only.
@@ -120,6 +143,9 @@ class OrganizationView(ApiErrorsMixin, GenericAPIView):
     """The organization the API key belongs to."""
 
     serializer_class = OrganizationSerializer
+    permission_classes = [HasOrganization, HasScope]
+    read_scope = Scope.NETWORK_READ
+    write_scope = Scope.NETWORK_WRITE
     parser_classes = [JSONParser]
     filter_backends: list[Any] = []
     pagination_class = None
@@ -147,3 +173,79 @@ class OrganizationView(ApiErrorsMixin, GenericAPIView):
         serializer.is_valid(raise_exception=True)
         organization = organization_update(organization=organization, data=serializer.validated_data)
         return Response(self.get_serializer(organization).data)
+
+
+KEY_ID = OpenApiParameter("id", str, OpenApiParameter.PATH, description="The key's id (`key_…`).")
+_FORBIDDEN = OpenApiResponse(ForbiddenSerializer, "This API key lacks `keys:write` (`requiredScope`).")
+_UNAUTHORIZED = OpenApiResponse(
+    DetailSerializer, "No API key, or a malformed, unknown, revoked or expired one."
+)
+
+
+@extend_schema(tags=["api keys"])
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the organization's API keys (never the keys themselves), newest first",
+        responses={200: ApiKeySerializer(many=True), 401: _UNAUTHORIZED, 403: _FORBIDDEN},
+    ),
+    retrieve=extend_schema(
+        summary="Get an API key (never the key itself)",
+        parameters=[KEY_ID],
+        responses={200: ApiKeySerializer, 401: _UNAUTHORIZED, 403: _FORBIDDEN, 404: DetailSerializer},
+    ),
+    create=extend_schema(
+        summary="Create an API key; the answer shows the key, once",
+        description="A key can only give the scopes it holds itself: asking for others is a 403 that names "
+        "them (`missingScopes`). An unknown scope name is a 400 that names it.",
+        request=ApiKeyCreateSerializer,
+        responses={
+            201: ApiKeyCreatedSerializer,
+            400: OpenApiResponse(description="A key per bad field, each with a list of reasons."),
+            401: _UNAUTHORIZED,
+            403: OpenApiResponse(
+                ForbiddenSerializer, "This API key lacks `keys:write`, or a scope asked for."
+            ),
+        },
+    ),
+    destroy=extend_schema(
+        summary="Revoke an API key: it stops working at once",
+        parameters=[KEY_ID],
+        responses={200: ApiKeyRevokedSerializer, 401: _UNAUTHORIZED, 403: _FORBIDDEN, 404: DetailSerializer},
+    ),
+)
+class ApiKeyViewSet(
+    ApiErrorsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """API keys. Managing them, listing included, needs `keys:write`: there is no read-only scope for keys."""
+
+    queryset = ApiKey.objects.none()
+    serializer_class = ApiKeySerializer
+    permission_classes = [HasOrganization, HasScope]
+    read_scope = Scope.KEYS_WRITE
+    write_scope = Scope.KEYS_WRITE
+    parser_classes = [JSONParser]
+    filter_backends: list[Any] = []
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+
+    def get_queryset(self) -> QuerySet[ApiKey]:
+        api_key: ApiKey = self.request.auth  # type: ignore[assignment]
+        return api_key_list(organization=api_key.organization)
+
+    def create(self, request: Request) -> Response:
+        given = ApiKeyCreateSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        creator: ApiKey = request.auth  # type: ignore[assignment]
+        lacking = creator.scopes_lacking(given.validated_data["scopes"])
+        if lacking:
+            raise ScopesNotHeld(lacking)
+        api_key, raw_key = api_key_create(organization=creator.organization, **given.validated_data)
+        answer = ApiKeyCreatedSerializer(api_key, context={"raw_key": raw_key}).data
+        return Response(answer, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+
+    def destroy(self, request: Request, **kwargs: Any) -> Response:
+        api_key_revoke(api_key=self.get_object())
+        return Response(API_KEY_REVOKED)

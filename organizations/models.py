@@ -1,5 +1,9 @@
+import secrets
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from model_utils import FieldTracker
 
 from edrv_project.db import PublicModel
@@ -10,6 +14,11 @@ class Plan(models.TextChoices):
     STARTER = "starter", "Starter"
     PRO = "pro", "Pro"
     ENTERPRISE = "enterprise", "Enterprise"
+
+
+# Webhook endpoints an organization may have at once, by plan (Free has no webhooks at all). Each one
+# multiplies every event into a delivery: the cap bounds what one organization asks of the workers.
+ENDPOINT_LIMITS = {Plan.FREE: 0, Plan.STARTER: 20, Plan.PRO: 100, Plan.ENTERPRISE: 500}
 
 
 class Organization(PublicModel):
@@ -40,9 +49,27 @@ class Organization(PublicModel):
 
 
 class Role(models.TextChoices):
+    """Each role may do what the ones below it may: viewers read; developers also manage webhooks
+    and the network; admins also manage members and API keys."""
+
     ADMIN = "admin", "Admin"
     DEVELOPER = "developer", "Developer"
     VIEWER = "viewer", "Viewer"
+
+
+ROLE_RANK = {Role.VIEWER: 0, Role.DEVELOPER: 1, Role.ADMIN: 2}
+
+
+class Scope(models.TextChoices):
+    """What an API key may do. Reading is GET, HEAD and OPTIONS; writing is every other method."""
+
+    ALL = "*", "Everything, including what later scopes will cover"
+    NETWORK_READ = "network:read", "Read the organization, locations, chargestations, rates, users, sessions"
+    NETWORK_WRITE = "network:write", "Change them, start and stop sessions"
+    WEBHOOKS_READ = "webhooks:read", "Read webhooks, their events and deliveries"
+    WEBHOOKS_WRITE = "webhooks:write", "Register, change, test and delete webhooks; resend deliveries"
+    SECRETS_READ = "secrets:read", "Reveal signing secrets and authorization keys"
+    KEYS_WRITE = "keys:write", "Create, list and revoke API keys"
 
 
 class Membership(models.Model):
@@ -56,18 +83,36 @@ class Membership(models.Model):
     def __str__(self) -> str:
         return f"{self.user} in {self.organization} ({self.role})"
 
+    def has_role(self, role: str) -> bool:
+        """At least `role`: an admin has the developer's role too."""
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
+
     @property
     def can_change(self) -> bool:
-        return self.role in (Role.ADMIN, Role.DEVELOPER)
+        """May manage webhooks and the network."""
+        return self.has_role(Role.DEVELOPER)
+
+    @property
+    def is_admin(self) -> bool:
+        """May manage members and API keys."""
+        return self.has_role(Role.ADMIN)
+
+
+def new_api_key_id() -> str:
+    return "key_" + secrets.token_hex(12)
 
 
 class ApiKey(models.Model):
     """An organization's API key. Only a SHA-256 digest of the key is stored; `prefix` is shown."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
+    public_id = models.CharField(max_length=40, unique=True, default=new_api_key_id, editable=False)
     name = models.CharField(max_length=100, default="default")
     prefix = models.CharField(max_length=32, unique=True)
     key_hash = models.CharField(max_length=64, unique=True)
+    # No scope by default: a key opens only what it was given (Scope values; "*" is everything).
+    scopes = models.JSONField(default=list, blank=True, help_text="Scope names; * is everything.")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -82,3 +127,14 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    def grants(self, scope: str) -> bool:
+        return Scope.ALL in self.scopes or scope in self.scopes
+
+    def scopes_lacking(self, scopes: Iterable[str]) -> list[str]:
+        """Those of `scopes` this key does not hold: a key may give another only what it holds."""
+        return [scope for scope in scopes if not self.grants(scope)]

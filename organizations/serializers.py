@@ -13,10 +13,13 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Model, QuerySet
+from django.utils import timezone
 from rest_framework import serializers
 
+from edrv_project.json_bounds import json_depth, json_size
 from edrv_project.text import NUL_REFUSED, has_nul
-from organizations.models import Organization
+from organizations.models import ApiKey, Organization, Scope
+from organizations.services import scopes_ordered
 
 ISO_CURRENCY = re.compile(r"^[A-Z]{3}$")
 ISO_COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -57,13 +60,30 @@ class NumberField(serializers.DecimalField):
         return None if value is None else float(value)
 
 
+# Free-form JSON of the network's objects (meta_data, opening_hours...) is copied into every event about
+# them, and into every delivery of those: bounded, so that one object cannot make every event huge.
+JSON_FIELD_MAX_BYTES = 16 * 1024
+JSON_FIELD_MAX_DEPTH = 10
+
+
 class JsonObjectField(serializers.DictField):
-    """A JSON object (meta_data, opening_hours, metrics...): a list or a string is a 400."""
+    """A JSON object (meta_data, opening_hours, metrics...): a list or a string is a 400, and so is one
+    larger than JSON_FIELD_MAX_BYTES (compact UTF-8 JSON) or nested deeper than JSON_FIELD_MAX_DEPTH (the
+    object itself is one level)."""
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         value: dict[str, Any] = super().to_internal_value(data)
+        # Depth first: the other checks walk the value.
+        if (depth := json_depth(value)) > JSON_FIELD_MAX_DEPTH:
+            raise serializers.ValidationError(
+                f"{self.field_name} nests {depth} levels deep; at most {JSON_FIELD_MAX_DEPTH} are allowed."
+            )
         if has_nul(value):
             raise serializers.ValidationError(NUL_REFUSED)
+        if (size := json_size(value)) > JSON_FIELD_MAX_BYTES:
+            raise serializers.ValidationError(
+                f"{self.field_name} is {size} bytes of JSON; at most {JSON_FIELD_MAX_BYTES} are allowed."
+            )
         return value
 
 
@@ -183,3 +203,95 @@ class OrganizationSerializer(PublicModelSerializer):
             "currency": {"validators": [validate_currency]},
             "timezone": {"validators": [validate_timezone]},
         }
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ForbiddenSerializer(DetailSerializer):
+    requiredScope = serializers.CharField(
+        required=False, help_text="The scope this API key lacks for the operation, when that is why."
+    )
+    missingScopes = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Creating an API key: the scopes asked for that this key does not hold itself.",
+    )
+
+
+class ApiKeyRevokedSerializer(serializers.Serializer):
+    message = serializers.CharField()
+
+
+class ScopesField(serializers.ListField):
+    """Scope names: unknown ones are a 400 that names them all (not one error per list index)."""
+
+    child = serializers.ChoiceField(choices=Scope.choices)
+    default_error_messages = {"empty": "Choose at least one scope."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_empty", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        if isinstance(data, list):
+            unknown = [str(name) for name in data if not isinstance(name, str) or name not in Scope.values]
+            if unknown:
+                raise serializers.ValidationError(
+                    f"Unknown scope{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
+                    f"Valid scopes: {', '.join(Scope.values)}."
+                )
+        return scopes_ordered(super().to_internal_value(data))
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    """An API key as listed: never the key itself, which only its creation answer shows."""
+
+    id = serializers.CharField(source="public_id", read_only=True, help_text="`key_…`")
+    prefix = serializers.CharField(read_only=True, help_text="The key's first characters, to recognise it.")
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices), read_only=True)
+    expiresAt = ApiDateTimeField(source="expires_at", read_only=True, allow_null=True)
+    createdAt = ApiDateTimeField(source="created_at", read_only=True)
+    lastUsedAt = ApiDateTimeField(
+        source="last_used_at", read_only=True, allow_null=True, help_text="To the minute; null: never used."
+    )
+    revokedAt = ApiDateTimeField(source="revoked_at", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "scopes", "expiresAt", "createdAt", "lastUsedAt", "revokedAt"]
+        read_only_fields = fields
+
+
+class ApiKeyCreatedSerializer(serializers.ModelSerializer):
+    key = serializers.SerializerMethodField(help_text="The key: shown in this answer only, never again.")
+    id = serializers.CharField(source="public_id", read_only=True)
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices), read_only=True)
+    expiresAt = ApiDateTimeField(source="expires_at", read_only=True, allow_null=True)
+    createdAt = ApiDateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = ["key", "id", "name", "prefix", "scopes", "expiresAt", "createdAt"]
+        read_only_fields = fields
+
+    def get_key(self, api_key: ApiKey) -> str:
+        raw_key: str = self.context["raw_key"]
+        return raw_key
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        max_length=ApiKey._meta.get_field("name").max_length,
+        help_text="What uses it (e.g. billing service): so that you know which one to revoke.",
+    )
+    scopes = ScopesField(help_text="What the key may do; a key can only give the scopes it holds itself.")
+    expiresAt = ApiDateTimeField(
+        source="expires_at", required=False, allow_null=True, help_text="Omitted or null: never expires."
+    )
+
+    def validate_expiresAt(self, value: datetime | None) -> datetime | None:
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("Choose a moment in the future.")
+        return value

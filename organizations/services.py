@@ -1,15 +1,18 @@
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from organizations.models import ApiKey, Membership, Organization, Role
+from organizations.models import ApiKey, Membership, Organization, Role, Scope
 
 KEY_PREFIX = "edrv_"
+LAST_ADMIN = "The organization needs an admin: make another member an admin first."
 ORGANIZATION_FIELDS = ("name", "email", "currency", "timezone", "address", "meta_data")
 
 
@@ -17,14 +20,35 @@ def api_key_hash(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
-def api_key_create(*, organization: Organization, name: str = "default") -> tuple[ApiKey, str]:
-    """Create a key; return it with the raw key, which is never stored and cannot be shown again."""
+def api_key_create(
+    *,
+    organization: Organization,
+    name: str = "default",
+    scopes: Iterable[str] = (Scope.ALL,),
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key; return it with the raw key, which is never stored and cannot be shown again.
+
+    `scopes` are valid Scope values (the front doors check them, and that whoever asks may give
+    them); by default a key has every scope (`*`), as the one `create_organization` prints.
+    """
     prefix = KEY_PREFIX + secrets.token_hex(4)
     raw_key = f"{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(
-        organization=organization, name=name, prefix=prefix, key_hash=api_key_hash(raw_key)
+        organization=organization,
+        name=name,
+        prefix=prefix,
+        key_hash=api_key_hash(raw_key),
+        scopes=scopes_ordered(scopes),
+        expires_at=expires_at,
     )
     return api_key, raw_key
+
+
+def scopes_ordered(scopes: Iterable[str]) -> list[str]:
+    """Each scope once, in the catalog's order: the form a key's scopes are stored and shown in."""
+    given = set(scopes)
+    return [scope.value for scope in Scope if scope in given]
 
 
 def api_key_revoke(*, api_key: ApiKey) -> None:
@@ -55,7 +79,7 @@ def organization_create(
     if owner_username:
         user = User.objects.create_user(username=owner_username, email=email, password=owner_password)
         Membership.objects.create(user=user, organization=organization, role=Role.ADMIN)
-    _, raw_key = api_key_create(organization=organization)
+    _, raw_key = api_key_create(organization=organization, scopes=[Scope.ALL])
     return organization, raw_key
 
 
@@ -70,3 +94,45 @@ def organization_update(*, organization: Organization, data: Mapping[str, Any]) 
     if changed:
         organization.save()
     return organization
+
+
+@transaction.atomic
+def membership_create(
+    *, organization: Organization, username: str, email: str, password: str, role: str
+) -> Membership:
+    """A new dashboard login in the organization (input already valid: the form checks it)."""
+    user = User.objects.create_user(username=username, email=email, password=password)
+    return Membership.objects.create(user=user, organization=organization, role=role)
+
+
+@transaction.atomic
+def membership_role_change(*, membership: Membership, role: str) -> Membership:
+    """Give a member another role; the last admin stays one (ValidationError)."""
+    if membership.role == Role.ADMIN and role != Role.ADMIN:
+        _another_admin_required(membership)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    """Take a member out of the organization; their login stops working at once.
+
+    A platform operator's login (staff) keeps working for the admin site.
+    """
+    if membership.role == Role.ADMIN:
+        _another_admin_required(membership)
+    user = membership.user
+    membership.delete()
+    if not user.is_staff:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+
+
+def _another_admin_required(membership: Membership) -> None:
+    # The organization's row is the lock: two admins demoting each other at once cannot both win.
+    Organization.objects.select_for_update().filter(pk=membership.organization_id).first()
+    admins = Membership.objects.filter(organization_id=membership.organization_id, role=Role.ADMIN)
+    if not admins.exclude(pk=membership.pk).exists():
+        raise ValidationError(LAST_ADMIN)

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from organizations.api import Conflict, OrganizationScopedViewSet
+from organizations.models import Scope
 from sessions_app import selectors, services
 from sessions_app.charging import SessionNotRunning
 from sessions_app.models import Driver, Session, SessionStatus
@@ -50,6 +51,8 @@ class SessionFilter(filters.FilterSet):
 class DriverViewSet(OrganizationScopedViewSet):
     """eDRV's "users": the drivers who charge."""
 
+    read_scope = Scope.NETWORK_READ
+    write_scope = Scope.NETWORK_WRITE
     queryset = Driver.objects.none()
     serializer_class = DriverSerializer
     filterset_class = DriverFilter
@@ -86,6 +89,8 @@ class DriverViewSet(OrganizationScopedViewSet):
 class SessionViewSet(OrganizationScopedViewSet):
     """Charging sessions. Status, metering and cost are written by the charger gateway."""
 
+    read_scope = Scope.NETWORK_READ
+    write_scope = Scope.NETWORK_WRITE
     queryset = Session.objects.none()
     serializer_class = SessionSerializer
     filterset_class = SessionFilter

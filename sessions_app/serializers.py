@@ -14,6 +14,8 @@ from organizations.serializers import (
 )
 from sessions_app.models import Driver, IdTag, Session
 
+MAX_ID_TAGS = 50
+
 
 class IdTagSerializer(ApiModelSerializer):
     """An RFID card or virtual token (the OCPP idTag); unique in the organization."""
@@ -45,6 +47,8 @@ class DriverSerializer(PublicModelSerializer):
         ]
 
     def validate_id_tags(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > MAX_ID_TAGS:  # every user event carries them all
+            raise serializers.ValidationError(f"A user has at most {MAX_ID_TAGS} id tags.")
         seen: set[str] = set()
         for tag in value:
             # A PATCH is partial for the user, never for its tags: each replaces one whole.

@@ -3,6 +3,7 @@
 from django.db.models import QuerySet
 from django.views.generic import ListView
 
+from organizations.models import Role
 from organizations.views import MemberAccessMixin
 from sessions_app.models import Session
 from sessions_app.selectors import session_list
@@ -11,6 +12,7 @@ PAGE_SIZE = 50
 
 
 class SessionListView(MemberAccessMixin, ListView):
+    read_role = Role.VIEWER  # every member reads; the network is changed through the API
     template_name = "dashboard/sessions.html"
     context_object_name = "sessions"
     paginate_by = PAGE_SIZE

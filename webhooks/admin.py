@@ -1,4 +1,9 @@
-"""The operators' view of the outbox: endpoints to act on, events and deliveries to inspect."""
+"""The operators' view of the outbox: endpoints to act on, events and deliveries to inspect.
+
+The admin writes through the same services as the API and the dashboard: saving an endpoint is
+`endpoint_create` / `endpoint_update` (so unticking `active` is `endpoint_disable`: its pending
+deliveries are skipped and the reason is set), and every action declares the permission it needs.
+"""
 
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -10,14 +15,26 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from chargestations.models import Chargestation, Location
+from organizations.admin import TenantOwnedAdmin
 from webhooks.catalog.types import SUBSCRIBABLE
 from webhooks.endpoints import validation
 from webhooks.endpoints.redelivery import delivery_resend
-from webhooks.endpoints.services import DISABLED_BY_USER, endpoint_disable, endpoint_enable
+from webhooks.endpoints.services import (
+    DISABLED_BY_USER,
+    endpoint_create,
+    endpoint_disable,
+    endpoint_enable,
+    endpoint_update,
+)
 from webhooks.endpoints.test_events import endpoint_send_test
 from webhooks.models import Attempt, Delivery, Endpoint, Event
 
 T = TypeVar("T")
+# What the form edits, as endpoint_create / endpoint_update take it.
+SERVICE_FIELDS = (
+    "url", "events", "description", "active", "alert_emails", "rate_limit", "filter", "locations",
+    "chargestations", "headers",
+)  # fmt: skip
 
 
 def _cleaned(clean: Callable[..., T], *args: Any) -> T:
@@ -113,7 +130,13 @@ class EndpointForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        organization = cleaned.get("organization")
+        # Chosen when the endpoint is added, then read-only (EndpointAdmin): the instance's own.
+        organization = self.instance.organization if self.instance.pk else cleaned.get("organization")
+        if self.instance.pk is None and organization is not None:
+            try:
+                validation.endpoint_limit_check(organization=organization)
+            except forms.ValidationError as exc:
+                self.add_error(None, exc)
         for name, model in (("locations", Location), ("chargestations", Chargestation)):
             if name not in cleaned:
                 continue
@@ -129,7 +152,7 @@ class EndpointForm(forms.ModelForm):
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(admin.ModelAdmin):
+class EndpointAdmin(TenantOwnedAdmin):
     form = EndpointForm
     action_form = EndpointActionForm
     list_display = ["public_id", "url", "organization", "active", "consecutive_failures", "created_at"]
@@ -146,7 +169,23 @@ class EndpointAdmin(admin.ModelAdmin):
     def masked_secret(self, endpoint: Endpoint) -> str:
         return f"{endpoint.secret[:10]}…" if endpoint.secret else ""
 
-    @admin.action(description="Send a test event (choose its type above)")
+    def save_model(self, request: HttpRequest, obj: Endpoint, form: forms.ModelForm, change: bool) -> None:
+        # `obj` already holds the form's values: the service is given the stored endpoint and what
+        # differs from it (not form.changed_data, which trusts the form's posted initial values).
+        given = {name: form.cleaned_data[name] for name in SERVICE_FIELDS if name in form.cleaned_data}
+        if change:
+            stored = Endpoint.objects.get(pk=obj.pk)
+            changes = {name: value for name, value in given.items() if getattr(stored, name) != value}
+            endpoint = endpoint_update(endpoint=stored, **changes)
+        else:
+            active = given.pop("active", True)
+            endpoint = endpoint_create(organization=form.cleaned_data["organization"], **given)
+            if not active:
+                endpoint = endpoint_update(endpoint=endpoint, active=False)
+        obj.pk = endpoint.pk
+        obj.refresh_from_db()
+
+    @admin.action(description="Send a test event (choose its type above)", permissions=["change"])
     def send_test_event(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
         type_name = request.POST.get("event_type", "")
         if type_name not in SUBSCRIBABLE:
@@ -156,7 +195,7 @@ class EndpointAdmin(admin.ModelAdmin):
             endpoint_send_test(endpoint=endpoint, type_name=type_name)
         self.message_user(request, f"Queued a {type_name} test event for {queryset.count()} endpoint(s).")
 
-    @admin.action(description="Disable selected endpoints")
+    @admin.action(description="Disable selected endpoints", permissions=["change"])
     def disable(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
         count = sum(
             endpoint_disable(endpoint_id=pk, reason=DISABLED_BY_USER)
@@ -164,7 +203,7 @@ class EndpointAdmin(admin.ModelAdmin):
         )
         self.message_user(request, f"Disabled {count} endpoint(s).")
 
-    @admin.action(description="Enable selected endpoints")
+    @admin.action(description="Enable selected endpoints", permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
         for endpoint in queryset.filter(active=False):
             endpoint_enable(endpoint=endpoint)
@@ -204,7 +243,11 @@ class DeliveryAdmin(ReadOnlyAdmin):
     inlines = [AttemptInline]
     actions = ["resend"]
 
-    @admin.action(description="Resend selected deliveries now")
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        # The rows are the pipeline's (no change form), but sending one again is a change all the same.
+        return request.user.has_perm("webhooks.change_delivery")
+
+    @admin.action(description="Resend selected deliveries now", permissions=["resend"])
     def resend(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         for delivery in queryset:
             delivery_resend(delivery=delivery)

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from edrv_project.db import new_object_id
+from edrv_project.encryption import EncryptedJSONField, EncryptedTextField
 from organizations.models import Organization
 from webhooks.signing import secret_generate
 
@@ -21,8 +22,9 @@ class Endpoint(models.Model):
     url = models.URLField(max_length=2048)
     events = models.JSONField(default=list, help_text="Subscribed event type names.")
     description = models.CharField(max_length=500, blank=True)
-    secret = models.CharField(max_length=200, default=secret_generate, help_text="Signs every delivery.")
-    previous_secret = models.CharField(max_length=200, blank=True)
+    # Encrypted at rest (edrv_project/encryption.py); read and written as plain text.
+    secret = EncryptedTextField(default=secret_generate, help_text="Signs every delivery.")
+    previous_secret = EncryptedTextField(blank=True)
     previous_secret_expires_at = models.DateTimeField(
         null=True, blank=True, help_text="Until then the previous secret signs beside the new one."
     )
@@ -40,7 +42,8 @@ class Endpoint(models.Model):
     chargestations = models.JSONField(
         default=list, blank=True, help_text="Chargestation ids: only events about these places (none: all)."
     )
-    headers = models.JSONField(
+    # Encrypted whole: their values are often the customer's own API keys.
+    headers = EncryptedJSONField(
         default=dict, blank=True, help_text="Extra HTTP headers sent with every delivery."
     )
     failing_since = models.DateTimeField(null=True, blank=True)

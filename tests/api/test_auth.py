@@ -1,7 +1,9 @@
 from collections.abc import Callable
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
@@ -98,3 +100,34 @@ def test_requests_over_the_rate_are_a_429_per_key(
     assert response.json()["detail"].startswith("Request was throttled.")
     assert int(response["Retry-After"]) > 0
     assert quiet.get("/api/v1/locations").status_code == 200
+
+
+ABSURD_HEADERS = {
+    "10 KB key": "Bearer " + "k" * 10_240,
+    "10 KB without a scheme": "x" * 10_240,
+    "10 KB of spaces": "Bearer" + " " * 10_240 + "edrv_0_key",
+    "many spaces between many words": "Bearer " + "a " * 5_000,
+    "binary": "Bearer \xff\xfe\x00\x01\x7f\x80\x9b",
+    "NUL in the key": "Bearer edrv_00000000_\x00key",
+    "beyond Latin-1": "Bearer ключ-🔑",
+    "control characters": "Bearer \x1b[31mred\x1b[0m",
+    "only spaces": " " * 10_240,
+}
+
+
+@pytest.mark.parametrize("header", ABSURD_HEADERS.values(), ids=ABSURD_HEADERS.keys())
+def test_an_absurd_authorization_header_is_a_401_in_json(header: str) -> None:
+    # Given a header no client of ours sends; when it calls the API; then a plain 401, never a 500
+    response = client_with(header).get("/api/v1/locations")
+
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"
+    assert set(response.json()) == {"detail"}
+
+
+def test_an_absurd_header_is_not_looked_up(organization: Organization) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        response = client_with("Bearer " + "k" * 10_240).get("/api/v1/locations")
+
+    assert response.status_code == 401
+    assert not [query for query in queries if "organizations_apikey" in query["sql"]]

@@ -1,5 +1,6 @@
-"""Who may do what: members only, viewers read, another organization's ids are 404, CSRF on
-every form, and a Free organization is told webhooks need Starter and offered nothing that fails."""
+"""Who may do what: members only; viewers read, developers also change webhooks, admins also manage
+keys and members; another organization's ids are 404, CSRF on every form, and a Free organization is
+told webhooks need Starter and offered nothing that fails."""
 
 import re
 from typing import Any
@@ -7,10 +8,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from organizations.models import ApiKey, Organization, Role
+from organizations.models import ApiKey, Membership, Organization, Role
 from organizations.services import api_key_create
 from tests.dashboard.conftest import LoginAs
-from tests.factories import EndpointFactory, UserFactory
+from tests.factories import EndpointFactory, MembershipFactory, UserFactory
 from tests.pipeline import fan_out_waiting
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
 
@@ -23,6 +24,7 @@ PAGES = [
     "/sessions/",
     "/developers/webhooks/",
     "/developers/api-keys/",
+    "/members/",
 ]
 ENDPOINT_PAGES = ["/developers/webhooks/{wh}/"]
 CHANGE_PAGES = [
@@ -31,8 +33,8 @@ CHANGE_PAGES = [
     "/developers/webhooks/{wh}/secret",
 ]
 VALID_ENDPOINT = {"url": "http://127.0.0.1:9/changed", "events": ["session.started"], "alert_email": ""}
-# Every POST of the dashboard with a body that would be accepted.
-CHANGES: list[tuple[str, dict[str, Any]]] = [
+# Every POST of the dashboard with a body that would be accepted: a developer's, then an admin's.
+WEBHOOK_CHANGES: list[tuple[str, dict[str, Any]]] = [
     ("/developers/webhooks/new", VALID_ENDPOINT),
     ("/developers/webhooks/{wh}/edit", VALID_ENDPOINT),
     ("/developers/webhooks/{wh}/rotate-secret", {}),
@@ -41,9 +43,29 @@ CHANGES: list[tuple[str, dict[str, Any]]] = [
     ("/developers/webhooks/{wh}/delete", {}),
     ("/developers/webhooks/{wh}/recover", {"since": "2020-01-01"}),
     ("/developers/webhooks/{wh}/deliveries/{delivery}/resend", {}),
-    ("/developers/api-keys/", {"name": "ci"}),
-    ("/developers/api-keys/{key}/revoke", {}),
 ]
+ADMIN_CHANGES: list[tuple[str, dict[str, Any]]] = [
+    ("/developers/api-keys/", {"name": "ci", "scopes": ["network:read"]}),
+    ("/developers/api-keys/{key}/revoke", {}),
+    (
+        "/members/",
+        {
+            "username": "newcomer",
+            "email": "new@example.com",
+            "role": "viewer",
+            "password": "long-passphrase-42",
+        },
+    ),
+    ("/members/{member}/role", {"role": "admin"}),
+    ("/members/{member}/remove", {}),
+]
+CHANGES = WEBHOOK_CHANGES + ADMIN_CHANGES
+# What each role sees only when it may use it.
+DEVELOPER_CONTROLS = {"/developers/webhooks/": ["Add endpoint"], "/developers/webhooks/{wh}/": ["Rotate"]}
+ADMIN_CONTROLS = {
+    "/developers/api-keys/": ["Create key", "Revoke"],
+    "/members/": ["Add member", "Change role", "Remove"],
+}
 
 
 def objects_of(organization: Organization) -> dict[str, Any]:
@@ -54,7 +76,8 @@ def objects_of(organization: Organization) -> dict[str, Any]:
     delivery = Delivery.objects.get(endpoint=endpoint)
     Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED)
     api_key, _ = api_key_create(organization=organization)
-    return {"wh": endpoint.public_id, "delivery": delivery.pk, "key": api_key.pk}
+    member = MembershipFactory.create(organization=organization, role=Role.DEVELOPER, user__password=None)
+    return {"wh": endpoint.public_id, "delivery": delivery.pk, "key": api_key.pk, "member": member.pk}
 
 
 def snapshot(organization: Organization) -> list[Any]:
@@ -66,6 +89,11 @@ def snapshot(organization: Organization) -> list[Any]:
             Delivery.objects.filter(endpoint__in=endpoints).order_by("pk").values("status", "attempt_count")
         ),
         list(ApiKey.objects.filter(organization=organization).order_by("pk").values("prefix", "revoked_at")),
+        list(
+            Membership.objects.filter(organization=organization)
+            .order_by("pk")
+            .values("user__username", "role", "user__is_active")
+        ),
     ]
 
 
@@ -113,13 +141,56 @@ def test_a_viewer_changes_nothing(viewer: Client, organization: Organization, pa
     assert snapshot(organization) == before
 
 
-@pytest.mark.parametrize(("path", "body"), CHANGES)
+@pytest.mark.parametrize(("path", "body"), WEBHOOK_CHANGES)
 def test_a_developer_may_change(login_as: LoginAs, organization: Organization, path: str, body: dict) -> None:
     ids = objects_of(organization)
     before = snapshot(organization)
     response = login_as(Role.DEVELOPER).post(path.format(**ids), body)
     assert response.status_code in (200, 302)
     assert snapshot(organization) != before  # a test event, too: it adds a delivery
+
+
+@pytest.mark.parametrize(("path", "body"), ADMIN_CHANGES)
+def test_a_developer_cannot_manage_keys_or_members(
+    login_as: LoginAs, organization: Organization, path: str, body: dict
+) -> None:
+    # Given a developer
+    developer = login_as(Role.DEVELOPER)
+    ids = objects_of(organization)
+    before = snapshot(organization)
+    # When they create or revoke a key, or add, promote or remove a member
+    response = developer.post(path.format(**ids), body)
+    # Then the 403 page says it takes an admin, and nothing changed
+    assert response.status_code == 403
+    assert "Only an admin may do this, and your role is developer." in response.content.decode()
+    assert snapshot(organization) == before
+
+
+@pytest.mark.parametrize(("path", "body"), ADMIN_CHANGES)
+def test_an_admin_may_manage_keys_and_members(
+    admin: Client, organization: Organization, path: str, body: dict
+) -> None:
+    ids = objects_of(organization)
+    before = snapshot(organization)
+    response = admin.post(path.format(**ids), body)
+    assert response.status_code in (200, 302)
+    assert snapshot(organization) != before
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.DEVELOPER, Role.ADMIN])
+def test_each_role_is_offered_only_what_it_may_do(
+    login_as: LoginAs, organization: Organization, role: str
+) -> None:
+    ids = objects_of(organization)
+    client = login_as(role)
+    for controls, allowed in (
+        (DEVELOPER_CONTROLS, role != Role.VIEWER),
+        (ADMIN_CONTROLS, role == Role.ADMIN),
+    ):
+        for page, labels in controls.items():
+            html = client.get(page.format(**ids)).content.decode()
+            for label in labels:
+                assert (label in html) is allowed, (role, page, label)
 
 
 def test_another_organizations_endpoint_is_404_everywhere(
@@ -170,7 +241,14 @@ def test_a_post_without_the_csrf_token_is_refused(login_as: LoginAs, organizatio
 
 
 @pytest.mark.parametrize(
-    "page", ["/developers/webhooks/{wh}/", "/developers/webhooks/new", "/developers/api-keys/", "/login/"]
+    "page",
+    [
+        "/developers/webhooks/{wh}/",
+        "/developers/webhooks/new",
+        "/developers/api-keys/",
+        "/members/",
+        "/login/",
+    ],
 )
 def test_every_post_form_carries_a_csrf_token(admin: Client, organization: Organization, page: str) -> None:
     ids = objects_of(organization)
@@ -196,7 +274,7 @@ def test_a_free_organization_is_told_and_offered_nothing_that_fails(
         assert "Add endpoint" not in html
         assert re.findall(r'<form[^>]*method="post"[^>]*action="([^"]+)"', html) == ["/logout/"]
     # And every change is refused with the same message, changing nothing
-    for path, body in CHANGES[:-2]:
+    for path, body in WEBHOOK_CHANGES:
         response = client.post(path.format(**ids), body)
         assert response.status_code == 403, path
         assert "Starter tier" in response.content.decode()

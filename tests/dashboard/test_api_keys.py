@@ -1,35 +1,47 @@
-"""Developers > API keys: a key is shown once at creation, listed by prefix, and can be revoked."""
+"""Developers > API keys: an admin creates a key with scopes and an optional expiry, shown once; keys
+are listed by prefix with their scopes, last use and expiry, and can be revoked."""
 
 import re
+from datetime import UTC, timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from organizations.models import ApiKey, Organization
+from organizations.models import ApiKey, Organization, Role
 from organizations.services import api_key_create
+from tests.dashboard.conftest import LoginAs
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_created_key_is_shown_once_and_works(admin: Client, organization: Organization) -> None:
-    # When a key is created
-    response = admin.post("/developers/api-keys/", {"name": "billing service"})
+    # When a key is created with the scope to read the network, expiring in a year
+    expires = (timezone.now() + timedelta(days=365)).astimezone(UTC).replace(second=0, microsecond=0)
+    response = admin.post(
+        "/developers/api-keys/",
+        {"name": "billing service", "scopes": ["network:read"], "expires_at": f"{expires:%Y-%m-%dT%H:%M}"},
+    )
     # Then the page shows it once, with a copy button, and keeps it out of every cache
     html = response.content.decode()
     raw_key = re.search(r'<code id="new-key" class="secret">([^<]+)</code>', html)
     assert raw_key is not None
     assert 'data-copy="new-key"' in html
     assert response["Cache-Control"] == "no-store"
-    # And the key opens the API for this organization
+    # And the key opens the API for this organization, within its scope, until it expires
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key.group(1)}")
     assert api.get("/api/v1/organization").status_code == 200
-    # And it is never shown again: only its prefix is listed
+    assert api.patch("/api/v1/organization", {"name": "X"}, format="json").status_code == 403
     key = ApiKey.objects.get(organization=organization, name="billing service")
+    assert key.scopes == ["network:read"]
+    assert key.expires_at == expires
+    # And it is never shown again: only its prefix is listed, with its scope and expiry
     later = admin.get("/developers/api-keys/").content.decode()
     assert raw_key.group(1) not in later
     assert f"{key.prefix}…" in later and "billing service" in later
+    assert "<code>network:read</code>" in later and f"{expires:%Y-%m-%d %H:%M}" in later
 
 
 def test_keys_are_listed_with_their_last_use(admin: Client, organization: Organization) -> None:
@@ -56,15 +68,43 @@ def test_revoking_a_key(admin: Client, organization: Organization) -> None:
     assert api.get("/api/v1/organization").status_code == 401
 
 
-def test_a_viewer_sees_keys_but_no_controls(viewer: Client, organization: Organization) -> None:
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.DEVELOPER])
+def test_only_admins_see_the_controls(login_as: LoginAs, organization: Organization, role: str) -> None:
     key, _ = api_key_create(organization=organization)
-    html = viewer.get("/developers/api-keys/").content.decode()
+    html = login_as(role).get("/developers/api-keys/").content.decode()
     assert f"{key.prefix}…" in html
     assert "Create key" not in html and "Revoke" not in html
+    assert "Only an admin of" in html
+
+
+def test_an_expired_key_says_so(admin: Client, organization: Organization) -> None:
+    api_key_create(organization=organization, name="old", expires_at=timezone.now() - timedelta(days=1))
+    html = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", admin.get("/developers/api-keys/").content.decode()))
+    assert re.search(r"old .* Expired", html)
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"name": "x"}, "Choose at least one scope."),
+        (
+            {"name": "x", "scopes": ["root"]},
+            "Select a valid choice. root is not one of the available choices.",
+        ),
+        ({"name": "x", "scopes": ["*"], "expires_at": "2001-01-01T00:00"}, "Choose a moment in the future."),
+    ],
+)
+def test_bad_scopes_or_expiry_are_refused_inline(
+    admin: Client, organization: Organization, body: dict, error: str
+) -> None:
+    response = admin.post("/developers/api-keys/", body)
+    assert response.status_code == 400
+    assert error in response.content.decode()
+    assert not ApiKey.objects.filter(organization=organization).exists()
 
 
 def test_a_bad_name_is_refused_inline(admin: Client, organization: Organization) -> None:
-    response = admin.post("/developers/api-keys/", {"name": "x" * 101})
+    response = admin.post("/developers/api-keys/", {"name": "x" * 101, "scopes": ["*"]})
     assert response.status_code == 400
     assert "Ensure this value has at most 100 characters" in response.content.decode()
     assert not ApiKey.objects.filter(organization=organization).exists()

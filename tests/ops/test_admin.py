@@ -138,3 +138,18 @@ def test_organization_is_fixed_once_an_object_exists(admin_client: Client) -> No
     location = LocationFactory.create()
     response = admin_client.get(url(Location, "change", location.pk))
     assert "organization" not in response.context["adminform"].form.fields
+
+
+def test_every_admin_action_declares_its_permissions() -> None:
+    # Given every model admin of ours; then each of its own actions says which permission it takes
+    # (without one, anyone who may view the list may run it)
+    undeclared = [
+        f"{model._meta.label}.{name}"
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label in (*DOMAIN_APPS, "webhooks")
+        for name in model_admin.actions or ()
+        if not getattr(
+            getattr(model_admin, name) if isinstance(name, str) else name, "allowed_permissions", ()
+        )
+    ]
+    assert undeclared == []

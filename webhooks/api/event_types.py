@@ -1,7 +1,8 @@
 """`/api/v1/event-types`: the event catalog, and per type the schema and an example of what is sent.
 
-Open to every API key, Free tier included: the catalog is the same for everyone. A type's example is
-made for the caller's organization (its currency, its own organization object), nothing else.
+Open to every API key, whatever its scopes, Free tier included: the catalog is the same for everyone.
+A type's example is made for the caller's organization (its currency, its own organization object),
+nothing else.
 """
 
 from dataclasses import asdict
@@ -14,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from organizations.models import ApiKey
-from organizations.permissions import HasOrganization
+from organizations.permissions import ANY_KEY, HasOrganization, HasScope
 from webhooks.api.serializers import (
     EVENT_TYPES_ROUTE,
     ErrorSerializer,
@@ -41,7 +42,9 @@ class EventTypeDetailSerializer(EventTypeSerializer):
 class EventTypeViewSet(viewsets.ViewSet):
     """The event catalog: every type, whether it can be subscribed to, and its envelope."""
 
-    permission_classes = [HasOrganization]
+    permission_classes = [HasOrganization, HasScope]
+    read_scope = ANY_KEY
+    write_scope = ANY_KEY  # there is nothing to write: other methods are 405
     lookup_url_kwarg = "type"
     lookup_value_regex = r"[^/]+"  # type names have dots, which the router's default refuses
 

@@ -2,7 +2,9 @@
 
 `/event-types` is in webhooks/api/event_types.py.
 
-Every query is scoped to the API key's organization: another organization's ids are 404.
+Every query is scoped to the API key's organization: another organization's ids are 404. Reading
+needs `webhooks:read`, changing `webhooks:write`, and revealing a signing secret `secrets:read`
+(organizations.permissions).
 """
 
 from typing import Any
@@ -21,8 +23,9 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from edrv_project.pagination import Pagination
-from organizations.models import ApiKey, Organization, Plan
-from organizations.permissions import HasOrganization
+from organizations.models import ApiKey, Organization, Plan, Scope
+from organizations.permissions import HasOrganization, HasScope
+from organizations.serializers import ForbiddenSerializer
 from webhooks.api.idempotency import IDEMPOTENCY_KEY, idempotent
 from webhooks.api.serializers import (
     DeliveryDetailSerializer,
@@ -125,7 +128,11 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     described = {
         400: OpenApiResponse(OpenApiTypes.OBJECT, "A key per bad field, each with a list of reasons."),
         401: OpenApiResponse(ErrorSerializer, "No API key, or a malformed, unknown or revoked one."),
-        403: OpenApiResponse(ErrorSerializer, "The organization is on the Free tier: webhooks need Starter."),
+        403: OpenApiResponse(
+            ForbiddenSerializer,
+            "The API key lacks this operation's scope (`requiredScope` names it), or the organization is "
+            "on the Free tier: webhooks need Starter.",
+        ),
         404: OpenApiResponse(ErrorSerializer, "No such id in this organization."),
         409: OpenApiResponse(ErrorSerializer, "The webhook is disabled: re-enable it first."),
         422: OpenApiResponse(ErrorSerializer, "The Idempotency-Key was used for a different request."),
@@ -145,10 +152,11 @@ def _ok(code: int, serializer: Any, *errors: int) -> dict[int, Any]:
 
 
 class _WebhooksApi(viewsets.GenericViewSet):
-    # What every webhooks route shares: an API key of a Starter (or higher) organization, JSON in.
+    # What every webhooks route shares: an API key with the route's scope, of a Starter (or higher)
+    # organization, JSON in. Each viewset declares its scopes.
     # (A comment, not a docstring: the schema would show it on every subclass's operations.)
 
-    permission_classes = [HasOrganization, WebhooksPlan]
+    permission_classes = [HasOrganization, HasScope, WebhooksPlan]
     parser_classes = [JSONParser]
     filter_backends = [filters.DjangoFilterBackend]
     filterset_class: type[filters.FilterSet] | None = None
@@ -211,6 +219,8 @@ def _delivery_response(organization: Organization, delivery: Delivery) -> Respon
 class WebhookViewSet(_WebhooksApi):
     """Webhooks: the HTTPS endpoints that receive the organization's events, signed."""
 
+    read_scope = Scope.WEBHOOKS_READ
+    write_scope = Scope.WEBHOOKS_WRITE
     queryset = Endpoint.objects.none()
     serializer_class = WebhookSerializer
     pagination_class = WebhookPagination
@@ -294,11 +304,11 @@ class WebhookViewSet(_WebhooksApi):
         return _delivery_response(self.organization, delivery)
 
     @extend_schema(
-        summary="Get the webhook's signing secret",
+        summary="Get the webhook's signing secret (needs `secrets:read`)",
         responses=_ok(200, WebhookSecretSerializer, 404),
         parameters=[WEBHOOK_ID],
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], read_scope=Scope.SECRETS_READ)
     def secret(self, request: Request, **kwargs: Any) -> Response:
         return Response({"secret": self.get_object().secret})
 
@@ -330,6 +340,8 @@ class WebhookViewSet(_WebhooksApi):
 class EventViewSet(_WebhooksApi):
     """Events: what happened on the network, as webhooks carry it."""
 
+    read_scope = Scope.WEBHOOKS_READ
+    write_scope = Scope.WEBHOOKS_WRITE
     queryset = Event.objects.none()
     serializer_class = EventSerializer
     pagination_class = EventPagination
@@ -350,6 +362,8 @@ class EventViewSet(_WebhooksApi):
 class DeliveryViewSet(_WebhooksApi):
     """Deliveries: one event to one webhook, with every attempt to send it."""
 
+    read_scope = Scope.WEBHOOKS_READ
+    write_scope = Scope.WEBHOOKS_WRITE
     queryset = Delivery.objects.none()
     serializer_class = DeliveryDetailSerializer
     pagination_class = None

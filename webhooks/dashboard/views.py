@@ -1,8 +1,9 @@
 """Developers > Webhooks: list, add, edit and look after endpoints; read and resend deliveries.
 
-Views parse a form and call one service. Reading is open to every member; changes need a
-developer or admin (organizations.views.MemberAccessMixin) and, webhooks being a Starter feature,
-an organization above the Free tier, whose pages say so and offer no action.
+Views parse a form and call one service. Reading is open to every member; changes, their forms
+and the secret need a developer or admin (each view's `read_role` / `change_role`, enforced by
+organizations.views.MemberAccessMixin) and, webhooks being a Starter feature, an organization
+above the Free tier, whose pages say so and offer no action.
 """
 
 import json
@@ -19,8 +20,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views import View
 
-from organizations.models import Plan
-from organizations.views import SAFE_METHODS, MemberAccessMixin
+from organizations.models import Plan, Role
+from organizations.views import MemberAccessMixin
 from webhooks.dashboard import selectors
 from webhooks.dashboard.forms import DeliveryFilterForm, EndpointForm, RecoverForm, SendTestForm
 from webhooks.endpoints.redelivery import delivery_resend, endpoint_recover
@@ -34,6 +35,7 @@ from webhooks.endpoints.services import (
     endpoint_update,
 )
 from webhooks.endpoints.test_events import endpoint_send_test
+from webhooks.endpoints.validation import EndpointLimitReached
 from webhooks.models import Endpoint
 from webhooks.routing.scopes import scope_places
 
@@ -48,8 +50,11 @@ DELIVERIES_PER_PAGE = 25
 
 
 class WebhooksAccessMixin(MemberAccessMixin):
+    read_role = Role.VIEWER
+    change_role = Role.DEVELOPER
+
     def check_permissions(self, request: HttpRequest) -> None:
-        changing = self.change_only or request.method not in SAFE_METHODS
+        changing = self.role_needed(request) != Role.VIEWER  # a change, or a page only for changing
         if changing and self.organization.plan == Plan.FREE:
             raise PermissionDenied(STARTER_REQUIRED)
 
@@ -83,7 +88,7 @@ class EndpointListView(WebhooksAccessMixin, View):
 
 
 class EndpointCreateView(WebhooksAccessMixin, View):
-    change_only = True
+    read_role = Role.DEVELOPER
 
     def get(self, request: HttpRequest) -> HttpResponse:
         initial = {"alert_email": selectors.alert_email_default(organization=self.organization)}
@@ -93,7 +98,11 @@ class EndpointCreateView(WebhooksAccessMixin, View):
         form = EndpointForm(request.POST, organization_id=self.organization.pk)
         if not form.is_valid():
             return self._render(form, status=400)
-        endpoint = endpoint_create(organization=self.organization, **form.service_arguments())
+        try:
+            endpoint = endpoint_create(organization=self.organization, **form.service_arguments())
+        except EndpointLimitReached as refused:
+            form.add_error(None, refused)
+            return self._render(form, status=400)
         messages.success(request, "Endpoint added. Reveal its signing secret below to verify deliveries.")
         return redirect("dashboard-webhook", wh_id=endpoint.public_id)
 
@@ -103,7 +112,7 @@ class EndpointCreateView(WebhooksAccessMixin, View):
 
 
 class EndpointEditView(WebhooksAccessMixin, View):
-    change_only = True
+    read_role = Role.DEVELOPER
 
     def get(self, request: HttpRequest, wh_id: str) -> HttpResponse:
         endpoint = self.get_endpoint(wh_id)
@@ -164,7 +173,7 @@ class EndpointDetailView(WebhooksAccessMixin, View):
 class EndpointSecretView(WebhooksAccessMixin, View):
     """The secret, on request only; as plain text for the page's "click to reveal" script."""
 
-    change_only = True
+    read_role = Role.DEVELOPER
 
     def get(self, request: HttpRequest, wh_id: str) -> HttpResponse:
         endpoint = self.get_endpoint(wh_id)

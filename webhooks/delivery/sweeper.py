@@ -68,9 +68,9 @@ def outbox_purge() -> int:
         )
     )
     cutoffs = [
-        (Attempt.objects.filter(created_at__lt=cutoff)),
+        Attempt.objects.filter(created_at__lt=cutoff),
         old_events,
-        # Idempotency records replay answers that may hold a secret: they go after a day.
+        # Idempotency records replay first answers (never a secret): they go after a day.
         IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - IDEMPOTENCY_TTL),
     ]
     for rows in cutoffs:

@@ -9,11 +9,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from organizations.models import Organization
 from webhooks import signing
 from webhooks.delivery.health import DISABLED_BY_USER, endpoint_disable
+from webhooks.endpoints import validation
 from webhooks.models import Endpoint
 
 logger = logging.getLogger(__name__)
@@ -36,18 +38,23 @@ def endpoint_create(
     """Register an endpoint. Input is assumed valid (the API and forms validate it first).
 
     `filter`, `locations` and `chargestations` narrow the events it receives (webhooks.routing.matching);
-    `headers` are sent with every delivery to it.
+    `headers` are sent with every delivery to it. EndpointLimitReached (a Django ValidationError) when the
+    organization's plan allows no more endpoints.
     """
-    return Endpoint.objects.create(
-        organization=organization,
-        url=url,
-        events=sorted(set(events)),
-        secret=secret or signing.secret_generate(),
-        description=description,
-        alert_emails=list(alert_emails),
-        rate_limit=rate_limit,
-        **_narrowing(filter=filter, locations=locations, chargestations=chargestations, headers=headers),
-    )
+    with transaction.atomic():
+        # One registration at a time per organization, so that two at once cannot both pass the limit.
+        Organization.objects.select_for_update().only("pk").get(pk=organization.pk)
+        validation.endpoint_limit_check(organization=organization)
+        return Endpoint.objects.create(
+            organization=organization,
+            url=url,
+            events=sorted(set(events)),
+            secret=secret or signing.secret_generate(),
+            description=description,
+            alert_emails=list(alert_emails),
+            rate_limit=rate_limit,
+            **_narrowing(filter=filter, locations=locations, chargestations=chargestations, headers=headers),
+        )
 
 
 def _narrowing(**given: Any) -> dict[str, Any]:

@@ -17,10 +17,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db.models import Model
 
+from organizations.models import ENDPOINT_LIMITS, Organization, Plan
 from webhooks import signing
 from webhooks.catalog.types import EVENT_TYPES, SUBSCRIBABLE
 from webhooks.delivery import destinations
 from webhooks.endpoints.headers import HeaderError, headers_from_text, headers_validate
+from webhooks.models import Endpoint
 from webhooks.routing.filters import FilterError, filter_validate
 from webhooks.routing.scopes import MAX_SCOPE_IDS, scope_ids_check
 
@@ -71,6 +73,26 @@ def not_an_object(value: Any) -> str:
 
 def scope_too_many(model: type[Model]) -> str:
     return f"At most {MAX_SCOPE_IDS} {model._meta.verbose_name} ids."
+
+
+class EndpointLimitReached(ValidationError):
+    """The organization has as many endpoints as its plan allows (not a field's fault: a 400 all the same)."""
+
+
+def endpoint_limit_check(*, organization: Organization) -> None:
+    """EndpointLimitReached when the organization may not register one more endpoint.
+
+    Every endpoint counts, disabled ones too (enabling one again must not pass the limit). An organization
+    moved to a smaller plan keeps what it has, and adds nothing until it is under the new limit.
+    """
+    limit = ENDPOINT_LIMITS[Plan(organization.plan)]
+    count = Endpoint.objects.filter(organization=organization).count()
+    if count >= limit:
+        raise EndpointLimitReached(
+            f"This organization has {count} webhook endpoints, the most its "
+            f"{Plan(organization.plan).label} plan allows ({limit}). Delete one to add another, "
+            "or move to a larger plan."
+        )
 
 
 def url_clean(value: str) -> str:
