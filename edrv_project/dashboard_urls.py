@@ -11,6 +11,7 @@ from chargestations.views import ChargestationListView, LocationListView
 from organizations.views import (
     ApiKeyRevokeView,
     ApiKeysView,
+    AuditLogView,
     DashboardLoginView,
     MemberRemoveView,
     MemberRoleView,
@@ -46,6 +47,7 @@ urlpatterns = [
         name="api-key-revoke",
     ),
     path("members/", MembersView.as_view(), name="members"),
+    path("audit-log/", AuditLogView.as_view(), name="audit-log"),
     re_path(r"^members/(?P<member_id>[0-9]{1,18})/role$", MemberRoleView.as_view(), name="member-role"),
     re_path(r"^members/(?P<member_id>[0-9]{1,18})/remove$", MemberRemoveView.as_view(), name="member-remove"),
     # Names start with "dashboard-": the API's router already names "webhook-list" and the like.

@@ -4,7 +4,8 @@ from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from organizations.models import ApiKey, Membership, Organization
+from organizations.audit import actor_of
+from organizations.models import ApiKey, AuditEntry, Membership, Organization
 from organizations.services import api_key_revoke
 
 PUBLIC_READONLY = ("public_id", "created_at", "updated_at")
@@ -74,6 +75,39 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         keys = list(queryset.filter(revoked_at__isnull=True))
+        actor = actor_of(request)
         for api_key in keys:
-            api_key_revoke(api_key=api_key)
+            api_key_revoke(api_key=api_key, actor=actor)
         self.message_user(request, f"Revoked {len(keys)} API key(s).", messages.SUCCESS)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is append-only, written by the services only."""
+
+    list_display = (
+        "created_at",
+        "organization",
+        "action",
+        "actor_type",
+        "actor_name",
+        "target_id",
+        "address",
+    )
+    list_filter = ("action", "actor_type")
+    list_select_related = ("organization",)
+    search_fields = ("public_id", "target_id", "actor_id", "actor_name", "organization__name")
+    fields = (
+        "public_id", "organization", "action", "actor_type", "actor_id", "actor_name", "target_id", "changes",
+        "address", "created_at",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False

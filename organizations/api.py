@@ -1,5 +1,5 @@
-"""What every API view shares (organization scoping, scopes, eDRV conventions), `/api/v1/organization`
-and `/api/v1/api-keys`."""
+"""What every API view shares (organization scoping, scopes, eDRV conventions), `/api/v1/organization`,
+`/api/v1/api-keys` and `/api/v1/audit-log`."""
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -19,14 +19,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 
-from organizations.models import ApiKey, Organization, Scope
+from organizations.audit import actor_of
+from organizations.models import ApiKey, AuditEntry, Organization, Scope
 from organizations.permissions import HasOrganization, HasScope, ScopesNotHeld, required_scope
-from organizations.selectors import api_key_list
+from organizations.selectors import api_key_list, audit_entry_list
 from organizations.serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
     ApiKeyRevokedSerializer,
     ApiKeySerializer,
+    AuditEntrySerializer,
     DetailSerializer,
     ForbiddenSerializer,
     OrganizationSerializer,
@@ -242,10 +244,50 @@ class ApiKeyViewSet(
         lacking = creator.scopes_lacking(given.validated_data["scopes"])
         if lacking:
             raise ScopesNotHeld(lacking)
-        api_key, raw_key = api_key_create(organization=creator.organization, **given.validated_data)
+        api_key, raw_key = api_key_create(
+            organization=creator.organization, actor=actor_of(request), **given.validated_data
+        )
         answer = ApiKeyCreatedSerializer(api_key, context={"raw_key": raw_key}).data
         return Response(answer, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
     def destroy(self, request: Request, **kwargs: Any) -> Response:
-        api_key_revoke(api_key=self.get_object())
+        api_key_revoke(api_key=self.get_object(), actor=actor_of(request))
         return Response(API_KEY_REVOKED)
+
+
+@extend_schema(tags=["audit log"])
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the organization's audit entries, newest first",
+        description="Who created, changed, enabled, disabled or deleted a webhook, revealed or rotated its "
+        "secret, created or revoked an API key, added, changed or removed a member. Needs a `*` key.",
+        parameters=[
+            OpenApiParameter(
+                "action", str, description="Only entries of this action (e.g. `webhook.created`)."
+            ),
+            OpenApiParameter("target", str, description="Only entries about this id (e.g. `wh_…`, `key_…`)."),
+        ],
+        responses={
+            200: AuditEntrySerializer(many=True),
+            401: _UNAUTHORIZED,
+            403: OpenApiResponse(ForbiddenSerializer, "This API key lacks `*` (`requiredScope`)."),
+        },
+    ),
+)
+class AuditLogViewSet(ApiErrorsMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The audit log: read-only, for keys holding every scope (`*`), as it tells what every key did."""
+
+    queryset = AuditEntry.objects.none()
+    serializer_class = AuditEntrySerializer
+    permission_classes = [HasOrganization, HasScope]
+    read_scope = Scope.ALL
+    write_scope = Scope.ALL
+    filter_backends: list[Any] = []
+
+    def get_queryset(self) -> QuerySet[AuditEntry]:
+        api_key: ApiKey = self.request.auth  # type: ignore[assignment]
+        return audit_entry_list(
+            organization=api_key.organization,
+            action=self.request.query_params.get("action", ""),
+            target_id=self.request.query_params.get("target", ""),
+        )

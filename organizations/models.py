@@ -1,7 +1,9 @@
 import secrets
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 from model_utils import FieldTracker
@@ -138,3 +140,59 @@ class ApiKey(models.Model):
     def scopes_lacking(self, scopes: Iterable[str]) -> list[str]:
         """Those of `scopes` this key does not hold: a key may give another only what it holds."""
         return [scope for scope in scopes if not self.grants(scope)]
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "User"
+    API_KEY = "api_key", "API key"
+    SYSTEM = "system", "System"
+
+
+class AuditEntryAppendOnly(Exception):
+    """An audit entry, once written, is never changed or deleted."""
+
+
+def new_audit_entry_id() -> str:
+    return "aud_" + secrets.token_hex(12)
+
+
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    def update(self, **kwargs: object) -> int:
+        raise AuditEntryAppendOnly("Audit entries cannot be updated.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditEntryAppendOnly("Audit entries cannot be deleted.")
+
+
+class AuditEntry(models.Model):
+    """Who changed what in an organization, when, and from where: written in the change's transaction
+    (organizations.audit.audit_record), never changed afterwards. Holds no secret, key or header value."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="audit_entries")
+    public_id = models.CharField(max_length=40, unique=True, default=new_audit_entry_id, editable=False)
+    action = models.CharField(max_length=64, help_text="e.g. webhook.created, api_key.revoked.")
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    actor_id = models.CharField(max_length=64, blank=True, help_text="A user's id or an API key's key_… id.")
+    actor_name = models.CharField(max_length=150, blank=True)
+    target_id = models.CharField(max_length=150, help_text="The public id of what changed.")
+    changes = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    address = models.CharField(max_length=45, blank=True, help_text="The client's address.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["organization", "-created_at"], name="audit_org_created")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_id} by {self.actor_type} {self.actor_name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditEntryAppendOnly("Audit entries cannot be updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AuditEntryAppendOnly("Audit entries cannot be deleted.")

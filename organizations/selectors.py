@@ -1,6 +1,6 @@
 from django.db.models import F, QuerySet
 
-from organizations.models import ApiKey, Membership, Organization
+from organizations.models import ApiKey, AuditEntry, Membership, Organization
 
 
 def api_key_list(*, organization: Organization) -> QuerySet[ApiKey]:
@@ -20,3 +20,15 @@ def membership_list(*, organization: Organization) -> QuerySet[Membership]:
 
 def membership_get(*, organization: Organization, membership_id: int) -> Membership | None:
     return membership_list(organization=organization).filter(pk=membership_id).first()
+
+
+def audit_entry_list(
+    *, organization: Organization, action: str = "", target_id: str = ""
+) -> QuerySet[AuditEntry]:
+    """The organization's audit entries, newest first; only an action's or a target's when given."""
+    entries = AuditEntry.objects.filter(organization=organization).order_by("-created_at", "-pk")
+    if action:
+        entries = entries.filter(action=action)
+    if target_id:
+        entries = entries.filter(target_id=target_id)
+    return entries

@@ -18,7 +18,7 @@ from rest_framework import serializers
 
 from edrv_project.json_bounds import json_depth, json_size
 from edrv_project.text import NUL_REFUSED, has_nul
-from organizations.models import ApiKey, Organization, Scope
+from organizations.models import ActorType, ApiKey, AuditEntry, Organization, Scope
 from organizations.services import scopes_ordered
 
 ISO_CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -295,3 +295,30 @@ class ApiKeyCreateSerializer(serializers.Serializer):
         if value is not None and value <= timezone.now():
             raise serializers.ValidationError("Choose a moment in the future.")
         return value
+
+
+class AuditActorSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=ActorType.choices, source="actor_type")
+    id = serializers.CharField(
+        source="actor_id", help_text="A user's id, an API key's `key_…` id; empty for system."
+    )
+    name = serializers.CharField(
+        source="actor_name", help_text="The username, the API key's name, or system."
+    )
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    """Who changed what, when and from where. `changes` holds new values, never a secret or a key."""
+
+    id = serializers.CharField(source="public_id", read_only=True, help_text="`aud_…`")
+    actor = AuditActorSerializer(source="*", read_only=True)
+    targetId = serializers.CharField(
+        source="target_id", read_only=True, help_text="The public id of what changed."
+    )
+    changes = serializers.DictField(read_only=True, help_text="Changed fields and their new values.")
+    createdAt = ApiDateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = AuditEntry
+        fields = ["id", "action", "actor", "targetId", "changes", "address", "createdAt"]
+        read_only_fields = fields

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from organizations.audit import Actor, audit_record
 from organizations.models import ApiKey, Membership, Organization, Role, Scope
 
 KEY_PREFIX = "edrv_"
@@ -26,6 +27,7 @@ def api_key_create(
     name: str = "default",
     scopes: Iterable[str] = (Scope.ALL,),
     expires_at: datetime | None = None,
+    actor: Actor | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key; return it with the raw key, which is never stored and cannot be shown again.
 
@@ -34,14 +36,22 @@ def api_key_create(
     """
     prefix = KEY_PREFIX + secrets.token_hex(4)
     raw_key = f"{prefix}_{secrets.token_urlsafe(32)}"
-    api_key = ApiKey.objects.create(
-        organization=organization,
-        name=name,
-        prefix=prefix,
-        key_hash=api_key_hash(raw_key),
-        scopes=scopes_ordered(scopes),
-        expires_at=expires_at,
-    )
+    with transaction.atomic():
+        api_key = ApiKey.objects.create(
+            organization=organization,
+            name=name,
+            prefix=prefix,
+            key_hash=api_key_hash(raw_key),
+            scopes=scopes_ordered(scopes),
+            expires_at=expires_at,
+        )
+        audit_record(
+            organization=organization,
+            action="api_key.created",
+            actor=actor,
+            target_id=api_key.public_id,
+            changes={"name": name, "prefix": prefix, "scopes": api_key.scopes, "expires_at": expires_at},
+        )
     return api_key, raw_key
 
 
@@ -51,10 +61,18 @@ def scopes_ordered(scopes: Iterable[str]) -> list[str]:
     return [scope.value for scope in Scope if scope in given]
 
 
-def api_key_revoke(*, api_key: ApiKey) -> None:
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, actor: Actor | None = None) -> None:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        audit_record(
+            organization=api_key.organization,
+            action="api_key.revoked",
+            actor=actor,
+            target_id=api_key.public_id,
+            changes={"name": api_key.name, "prefix": api_key.prefix},
+        )
 
 
 def api_key_touch(*, api_key: ApiKey) -> None:
@@ -98,25 +116,48 @@ def organization_update(*, organization: Organization, data: Mapping[str, Any]) 
 
 @transaction.atomic
 def membership_create(
-    *, organization: Organization, username: str, email: str, password: str, role: str
+    *,
+    organization: Organization,
+    username: str,
+    email: str,
+    password: str,
+    role: str,
+    actor: Actor | None = None,
 ) -> Membership:
     """A new dashboard login in the organization (input already valid: the form checks it)."""
     user = User.objects.create_user(username=username, email=email, password=password)
-    return Membership.objects.create(user=user, organization=organization, role=role)
-
-
-@transaction.atomic
-def membership_role_change(*, membership: Membership, role: str) -> Membership:
-    """Give a member another role; the last admin stays one (ValidationError)."""
-    if membership.role == Role.ADMIN and role != Role.ADMIN:
-        _another_admin_required(membership)
-    membership.role = role
-    membership.save(update_fields=["role"])
+    membership = Membership.objects.create(user=user, organization=organization, role=role)
+    audit_record(
+        organization=organization,
+        action="member.added",
+        actor=actor,
+        target_id=username,
+        changes={"username": username, "email": email, "role": role},
+    )
     return membership
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership) -> None:
+def membership_role_change(*, membership: Membership, role: str, actor: Actor | None = None) -> Membership:
+    """Give a member another role; the last admin stays one (ValidationError)."""
+    if membership.role == Role.ADMIN and role != Role.ADMIN:
+        _another_admin_required(membership)
+    if membership.role == role:
+        return membership
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(
+        organization=membership.organization,
+        action="member.role_changed",
+        actor=actor,
+        target_id=membership.user.get_username(),
+        changes={"role": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: Actor | None = None) -> None:
     """Take a member out of the organization; their login stops working at once.
 
     A platform operator's login (staff) keeps working for the admin site.
@@ -124,6 +165,13 @@ def membership_remove(*, membership: Membership) -> None:
     if membership.role == Role.ADMIN:
         _another_admin_required(membership)
     user = membership.user
+    audit_record(
+        organization=membership.organization,
+        action="member.removed",
+        actor=actor,
+        target_id=user.get_username(),
+        changes={"role": membership.role},
+    )
     membership.delete()
     if not user.is_staff:
         user.is_active = False

@@ -1,5 +1,5 @@
 """The dashboard's shell: who may do what (every page goes through `MemberAccessMixin`), the
-overview, API keys and members.
+overview, API keys, members and the audit log.
 
 Every page is scoped to the logged-in user's organization: objects are looked up within it, so
 another organization's ids are 404. Roles: viewers read; developers also manage webhooks and the
@@ -8,6 +8,7 @@ network; admins also manage members and API keys.
 
 from datetime import datetime, time
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
@@ -15,6 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import AccessMixin
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -22,9 +24,10 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from chargestations.selectors import chargestation_list, location_list
+from organizations.audit import actor_of
 from organizations.forms import ApiKeyCreateForm, MemberAddForm, MemberRoleForm
 from organizations.models import ApiKey, Membership, Organization, Role
-from organizations.selectors import api_key_list, membership_get, membership_list
+from organizations.selectors import api_key_list, audit_entry_list, membership_get, membership_list
 from organizations.services import (
     api_key_create,
     api_key_revoke,
@@ -136,6 +139,7 @@ class ApiKeysView(MemberAccessMixin, View):
             name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"],
             expires_at=form.cleaned_data["expires_at"],
+            actor=actor_of(request),
         )
         return self._render(ApiKeyCreateForm(), created=api_key, raw_key=raw_key)
 
@@ -154,7 +158,7 @@ class ApiKeyRevokeView(MemberAccessMixin, View):
 
     def post(self, request: HttpRequest, key_id: str) -> HttpResponse:
         api_key = get_object_or_404(ApiKey, pk=int(key_id), organization=self.organization)
-        api_key_revoke(api_key=api_key)
+        api_key_revoke(api_key=api_key, actor=actor_of(request))
         messages.success(request, f"API key {api_key.prefix}… revoked: it no longer works.")
         return redirect("api-keys")
 
@@ -173,7 +177,9 @@ class MembersView(MemberAccessMixin, View):
         form = MemberAddForm(request.POST)
         if not form.is_valid():
             return self._render(form, status=400)
-        membership = membership_create(organization=self.organization, **form.cleaned_data)
+        membership = membership_create(
+            organization=self.organization, actor=actor_of(request), **form.cleaned_data
+        )
         messages.success(
             request, f"{membership.user.username} added as {membership.get_role_display().lower()}."
         )
@@ -211,7 +217,7 @@ class MemberRoleView(MemberAction):
         if not form.is_valid():
             messages.error(request, "Choose a role.")
             return
-        membership_role_change(membership=membership, role=form.cleaned_data["role"])
+        membership_role_change(membership=membership, role=form.cleaned_data["role"], actor=actor_of(request))
         messages.success(
             request, f"{membership.user.username} is now {membership.get_role_display().lower()}."
         )
@@ -219,5 +225,22 @@ class MemberRoleView(MemberAction):
 
 class MemberRemoveView(MemberAction):
     def act(self, request: HttpRequest, membership: Membership) -> None:
-        membership_remove(membership=membership)
+        membership_remove(membership=membership, actor=actor_of(request))
         messages.success(request, f"{membership.user.username} removed: their login no longer works.")
+
+
+class AuditLogView(MemberAccessMixin, View):
+    """Who changed what: admins only, as it tells what every member and key did."""
+
+    read_role = Role.ADMIN
+    change_role = Role.ADMIN
+    http_method_names = ["get"]
+    per_page = 50
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        action = request.GET.get("action", "")
+        entries = audit_entry_list(organization=self.organization, action=action)
+        page = Paginator(entries, self.per_page).get_page(request.GET.get("page"))
+        query = urlencode({"action": action}) if action else ""
+        context = self.member_context(page=page, action=action, query=query)
+        return render(request, "dashboard/audit_log.html", context)

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 
 from chargestations.models import Chargestation, Location
 from organizations.admin import TenantOwnedAdmin
+from organizations.audit import actor_of
 from webhooks.catalog.types import SUBSCRIBABLE
 from webhooks.endpoints import validation
 from webhooks.endpoints.redelivery import delivery_resend
@@ -167,21 +168,25 @@ class EndpointAdmin(TenantOwnedAdmin):
 
     @admin.display(description="Secret")
     def masked_secret(self, endpoint: Endpoint) -> str:
-        return f"{endpoint.secret[:10]}…" if endpoint.secret else ""
+        # Never a character of the secret itself: a secret a customer chose has no public prefix.
+        if not endpoint.secret:
+            return ""
+        return "whsec_…" if endpoint.secret.startswith("whsec_") else "set (hidden)"
 
     def save_model(self, request: HttpRequest, obj: Endpoint, form: forms.ModelForm, change: bool) -> None:
         # `obj` already holds the form's values: the service is given the stored endpoint and what
         # differs from it (not form.changed_data, which trusts the form's posted initial values).
         given = {name: form.cleaned_data[name] for name in SERVICE_FIELDS if name in form.cleaned_data}
+        actor = actor_of(request)
         if change:
             stored = Endpoint.objects.get(pk=obj.pk)
             changes = {name: value for name, value in given.items() if getattr(stored, name) != value}
-            endpoint = endpoint_update(endpoint=stored, **changes)
+            endpoint = endpoint_update(endpoint=stored, actor=actor, **changes)
         else:
             active = given.pop("active", True)
-            endpoint = endpoint_create(organization=form.cleaned_data["organization"], **given)
+            endpoint = endpoint_create(organization=form.cleaned_data["organization"], actor=actor, **given)
             if not active:
-                endpoint = endpoint_update(endpoint=endpoint, active=False)
+                endpoint = endpoint_update(endpoint=endpoint, active=False, actor=actor)
         obj.pk = endpoint.pk
         obj.refresh_from_db()
 
@@ -197,16 +202,18 @@ class EndpointAdmin(TenantOwnedAdmin):
 
     @admin.action(description="Disable selected endpoints", permissions=["change"])
     def disable(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
+        actor = actor_of(request)
         count = sum(
-            endpoint_disable(endpoint_id=pk, reason=DISABLED_BY_USER)
+            endpoint_disable(endpoint_id=pk, reason=DISABLED_BY_USER, actor=actor)
             for pk in queryset.values_list("pk", flat=True)
         )
         self.message_user(request, f"Disabled {count} endpoint(s).")
 
     @admin.action(description="Enable selected endpoints", permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet[Endpoint]) -> None:
+        actor = actor_of(request)
         for endpoint in queryset.filter(active=False):
-            endpoint_enable(endpoint=endpoint)
+            endpoint_enable(endpoint=endpoint, actor=actor)
         self.message_user(request, "Enabled the selected endpoints.")
 
 

@@ -41,7 +41,19 @@ def test_changelists_and_change_pages_render(admin_client: Client, endpoint: End
 def test_the_secret_is_masked_on_the_endpoint_page(admin_client: Client, endpoint: Endpoint) -> None:
     page = admin_client.get(reverse("admin:webhooks_endpoint_change", args=[endpoint.pk])).content.decode()
 
-    assert endpoint.secret[:10] + "…" in page
+    assert "whsec_…" in page
+    assert endpoint.secret.removeprefix("whsec_")[:4] not in page  # not one character of the key
+
+
+def test_a_secret_the_customer_chose_shows_nothing_of_itself(
+    admin_client: Client, endpoint: Endpoint
+) -> None:
+    endpoint.secret = "my-own-chosen-secret-1234"
+    endpoint.save(update_fields=["secret"])
+
+    page = admin_client.get(reverse("admin:webhooks_endpoint_change", args=[endpoint.pk])).content.decode()
+
+    assert "my-own" not in page and "set (hidden)" in page
 
 
 def test_adding_an_endpoint_runs_the_ssrf_guard(

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from edrv_project.pagination import Pagination
+from organizations.audit import actor_of
 from organizations.models import ApiKey, Organization, Plan, Scope
 from organizations.permissions import HasOrganization, HasScope
 from organizations.serializers import ForbiddenSerializer
@@ -50,6 +51,7 @@ from webhooks.endpoints.services import (
     endpoint_create,
     endpoint_delete,
     endpoint_rotate_secret,
+    endpoint_secret_reveal,
     endpoint_update,
 )
 from webhooks.endpoints.test_events import endpoint_send_test
@@ -236,7 +238,9 @@ class WebhookViewSet(_WebhooksApi):
     def create(self, request: Request) -> Response:
         given = WebhookCreateSerializer(data=request.data, context={"organization": self.organization})
         given.is_valid(raise_exception=True)
-        endpoint = endpoint_create(organization=self.organization, **given.validated_data)
+        endpoint = endpoint_create(
+            organization=self.organization, actor=actor_of(request), **given.validated_data
+        )
         return Response(WebhookCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, **kwargs: Any) -> Response:
@@ -248,11 +252,11 @@ class WebhookViewSet(_WebhooksApi):
             data=request.data, partial=True, context={"organization": self.organization}
         )
         given.is_valid(raise_exception=True)
-        endpoint = endpoint_update(endpoint=endpoint, **given.validated_data)
+        endpoint = endpoint_update(endpoint=endpoint, actor=actor_of(request), **given.validated_data)
         return Response(WebhookSerializer(endpoint).data)
 
     def destroy(self, request: Request, **kwargs: Any) -> Response:
-        endpoint_delete(endpoint=self.get_object())
+        endpoint_delete(endpoint=self.get_object(), actor=actor_of(request))
         return Response(DELETED)
 
     @extend_schema(
@@ -310,7 +314,9 @@ class WebhookViewSet(_WebhooksApi):
     )
     @action(detail=True, methods=["get"], read_scope=Scope.SECRETS_READ)
     def secret(self, request: Request, **kwargs: Any) -> Response:
-        return Response({"secret": self.get_object().secret})
+        return Response(
+            {"secret": endpoint_secret_reveal(endpoint=self.get_object(), actor=actor_of(request))}
+        )
 
     @extend_schema(
         summary="Rotate the signing secret; the old one signs beside it for 24 hours",
@@ -324,7 +330,9 @@ class WebhookViewSet(_WebhooksApi):
         endpoint = self.get_object()
         given = RotateSecretSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        endpoint = endpoint_rotate_secret(endpoint=endpoint, secret=given.validated_data.get("secret"))
+        endpoint = endpoint_rotate_secret(
+            endpoint=endpoint, secret=given.validated_data.get("secret"), actor=actor_of(request)
+        )
         return Response(RotatedSecretSerializer(endpoint).data)
 
 

@@ -7,7 +7,6 @@ above the Free tier, whose pages say so and offer no action.
 """
 
 import json
-import logging
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views import View
 
+from organizations.audit import actor_of
 from organizations.models import Plan, Role
 from organizations.views import MemberAccessMixin
 from webhooks.dashboard import selectors
@@ -32,14 +32,13 @@ from webhooks.endpoints.services import (
     endpoint_disable,
     endpoint_enable,
     endpoint_rotate_secret,
+    endpoint_secret_reveal,
     endpoint_update,
 )
 from webhooks.endpoints.test_events import endpoint_send_test
 from webhooks.endpoints.validation import EndpointLimitReached
 from webhooks.models import Endpoint
 from webhooks.routing.scopes import scope_places
-
-logger = logging.getLogger(__name__)
 
 STARTER_REQUIRED = (
     "Webhooks need the Starter tier or above, and your organization is on the Free tier. "
@@ -99,7 +98,9 @@ class EndpointCreateView(WebhooksAccessMixin, View):
         if not form.is_valid():
             return self._render(form, status=400)
         try:
-            endpoint = endpoint_create(organization=self.organization, **form.service_arguments())
+            endpoint = endpoint_create(
+                organization=self.organization, actor=actor_of(request), **form.service_arguments()
+            )
         except EndpointLimitReached as refused:
             form.add_error(None, refused)
             return self._render(form, status=400)
@@ -123,7 +124,7 @@ class EndpointEditView(WebhooksAccessMixin, View):
         form = EndpointForm.for_endpoint(endpoint, request.POST)
         if not form.is_valid():
             return self._render(form, endpoint, status=400)
-        endpoint_update(endpoint=endpoint, **form.service_arguments())
+        endpoint_update(endpoint=endpoint, actor=actor_of(request), **form.service_arguments())
         messages.success(request, "Endpoint saved.")
         return redirect("dashboard-webhook", wh_id=endpoint.public_id)
 
@@ -177,12 +178,9 @@ class EndpointSecretView(WebhooksAccessMixin, View):
 
     def get(self, request: HttpRequest, wh_id: str) -> HttpResponse:
         endpoint = self.get_endpoint(wh_id)
-        # Who saw a secret, never the secret itself.
-        logger.info(
-            "webhooks.secret.revealed", extra={"endpoint_id": endpoint.public_id, "user_id": request.user.pk}
-        )
+        secret = endpoint_secret_reveal(endpoint=endpoint, actor=actor_of(request))
         if request.headers.get("X-Requested-With") == "fetch":
-            response = HttpResponse(endpoint.secret, content_type="text/plain; charset=utf-8")
+            response = HttpResponse(secret, content_type="text/plain; charset=utf-8")
         else:
             response = render(request, "webhooks/secret.html", self.webhooks_context(endpoint=endpoint))
         response["Cache-Control"] = "no-store"
@@ -211,7 +209,7 @@ class EndpointAction(WebhooksAccessMixin, View):
 
 class EndpointRotateSecretView(EndpointAction):
     def act(self, request: HttpRequest, endpoint: Endpoint, **kwargs: Any) -> None:
-        endpoint_rotate_secret(endpoint=endpoint)
+        endpoint_rotate_secret(endpoint=endpoint, actor=actor_of(request))
         until = endpoint.previous_secret_expires_at
         messages.success(
             request,
@@ -233,20 +231,20 @@ class EndpointSendTestView(EndpointAction):
 
 class EndpointDisableView(EndpointAction):
     def act(self, request: HttpRequest, endpoint: Endpoint, **kwargs: Any) -> None:
-        endpoint_disable(endpoint_id=endpoint.pk, reason=DISABLED_BY_USER)
+        endpoint_disable(endpoint_id=endpoint.pk, reason=DISABLED_BY_USER, actor=actor_of(request))
         messages.success(request, "Endpoint disabled: new events are kept as skipped until you enable it.")
 
 
 class EndpointEnableView(EndpointAction):
     def act(self, request: HttpRequest, endpoint: Endpoint, **kwargs: Any) -> None:
         if not endpoint.active:
-            endpoint_enable(endpoint=endpoint)
+            endpoint_enable(endpoint=endpoint, actor=actor_of(request))
         messages.success(request, "Endpoint enabled. Recover what it missed with “Recover failed since”.")
 
 
 class EndpointDeleteView(EndpointAction):
     def act(self, request: HttpRequest, endpoint: Endpoint, **kwargs: Any) -> HttpResponse:
-        endpoint_delete(endpoint=endpoint)
+        endpoint_delete(endpoint=endpoint, actor=actor_of(request))
         messages.success(request, f"Endpoint {endpoint.url} deleted.")
         return redirect("dashboard-webhooks")
 

@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from organizations.audit import Actor, audit_record
 from webhooks import metrics
 from webhooks.delivery import alerts
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
@@ -25,9 +26,13 @@ logger = logging.getLogger(__name__)
 DISABLED_BY_USER = "Disabled by a user."
 
 
-def endpoint_disable(*, endpoint_id: int, reason: str, alert: bool = False) -> bool:
+def endpoint_disable(
+    *, endpoint_id: int, reason: str, alert: bool = False, actor: Actor | None = None
+) -> bool:
     """Disable an active endpoint; its pending deliveries become skipped (recoverable later), and
     a worker holding one of them cannot record an outcome over the skip (its claim token goes).
+
+    `actor` is who disabled it; none is the platform itself (a failing endpoint).
 
     Returns False if it was already disabled, so that only one caller sends the alert.
     """
@@ -38,6 +43,18 @@ def endpoint_disable(*, endpoint_id: int, reason: str, alert: bool = False) -> b
         )
         if not disabled:
             return False
+        endpoint = (
+            Endpoint.objects.select_related("organization")
+            .only("public_id", "organization")
+            .get(pk=endpoint_id)
+        )
+        audit_record(
+            organization=endpoint.organization,
+            action="webhook.disabled",
+            actor=actor,
+            target_id=endpoint.public_id,
+            changes={"active": False, "disabled_reason": reason},
+        )
         pending = Delivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING)
         # Locked in id order, as workers lock the deliveries they record: two transactions that both
         # update many of them then wait for each other in turn, never in a circle.

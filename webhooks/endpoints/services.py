@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from organizations.audit import Actor, audit_record
 from organizations.models import Organization
 from webhooks import signing
 from webhooks.delivery.health import DISABLED_BY_USER, endpoint_disable
@@ -34,6 +35,7 @@ def endpoint_create(
     locations: Sequence[str] = (),
     chargestations: Sequence[str] = (),
     headers: Mapping[str, str] | None = None,
+    actor: Actor | None = None,
 ) -> Endpoint:
     """Register an endpoint. Input is assumed valid (the API and forms validate it first).
 
@@ -45,16 +47,35 @@ def endpoint_create(
         # One registration at a time per organization, so that two at once cannot both pass the limit.
         Organization.objects.select_for_update().only("pk").get(pk=organization.pk)
         validation.endpoint_limit_check(organization=organization)
-        return Endpoint.objects.create(
-            organization=organization,
-            url=url,
-            events=sorted(set(events)),
-            secret=secret or signing.secret_generate(),
-            description=description,
-            alert_emails=list(alert_emails),
-            rate_limit=rate_limit,
+        given = {
+            "url": url,
+            "events": sorted(set(events)),
+            "description": description,
+            "alert_emails": list(alert_emails),
+            "rate_limit": rate_limit,
             **_narrowing(filter=filter, locations=locations, chargestations=chargestations, headers=headers),
+        }
+        endpoint = Endpoint.objects.create(
+            organization=organization, secret=secret or signing.secret_generate(), **given
         )
+        _audit(endpoint, "webhook.created", actor, given)
+        return endpoint
+
+
+def _audit(
+    endpoint: Endpoint, action: str, actor: Actor | None, changes: Mapping[str, Any] | None = None
+) -> None:
+    """Record a change to an endpoint: custom headers by name only (their values may be credentials)."""
+    shown = dict(changes or {})
+    if "headers" in shown:
+        shown["headers"] = sorted(shown["headers"] or ())
+    audit_record(
+        organization=endpoint.organization,
+        action=action,
+        actor=actor,
+        target_id=endpoint.public_id,
+        changes=shown,
+    )
 
 
 def _narrowing(**given: Any) -> dict[str, Any]:
@@ -70,7 +91,7 @@ def _narrowing(**given: Any) -> dict[str, Any]:
     return stored
 
 
-def endpoint_update(*, endpoint: Endpoint, **changes: Any) -> Endpoint:
+def endpoint_update(*, endpoint: Endpoint, actor: Actor | None = None, **changes: Any) -> Endpoint:
     """Change any of url, events, active, description, alert_emails, rate_limit, filter, locations,
     chargestations, headers (input already valid).
 
@@ -81,24 +102,33 @@ def endpoint_update(*, endpoint: Endpoint, **changes: Any) -> Endpoint:
     narrowing = ("filter", "locations", "chargestations", "headers")
     changes.update(_narrowing(**{name: changes[name] for name in narrowing if name in changes}))
     active = changes.pop("active", None)
-    for name, value in changes.items():
-        setattr(endpoint, name, value)
-    if changes:
-        endpoint.save(update_fields=[*changes, "updated_at"])
-    if active is True and not endpoint.active:
-        endpoint_enable(endpoint=endpoint)
-    elif active is False and endpoint.active:
-        endpoint_disable(endpoint_id=endpoint.pk, reason=DISABLED_BY_USER)
-        endpoint.refresh_from_db()
+    with transaction.atomic():
+        differing = {name: value for name, value in changes.items() if getattr(endpoint, name) != value}
+        for name, value in changes.items():
+            setattr(endpoint, name, value)
+        if changes:
+            endpoint.save(update_fields=[*changes, "updated_at"])
+        if differing:
+            _audit(endpoint, "webhook.updated", actor, differing)
+        if active is True and not endpoint.active:
+            endpoint_enable(endpoint=endpoint, actor=actor)
+        elif active is False and endpoint.active:
+            endpoint_disable(endpoint_id=endpoint.pk, reason=DISABLED_BY_USER, actor=actor)
+            endpoint.refresh_from_db()
     return endpoint
 
 
-def endpoint_delete(*, endpoint: Endpoint) -> None:
+@transaction.atomic
+def endpoint_delete(*, endpoint: Endpoint, actor: Actor | None = None) -> None:
     """Delete an endpoint with its delivery history; the events themselves stay."""
+    _audit(endpoint, "webhook.deleted", actor, {"url": endpoint.url})
     endpoint.delete()
 
 
-def endpoint_rotate_secret(*, endpoint: Endpoint, secret: str | None = None) -> Endpoint:
+@transaction.atomic
+def endpoint_rotate_secret(
+    *, endpoint: Endpoint, secret: str | None = None, actor: Actor | None = None
+) -> Endpoint:
     """A new secret signs from now on; the old one keeps signing beside it for the grace period."""
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = timezone.now() + timedelta(
@@ -106,10 +136,27 @@ def endpoint_rotate_secret(*, endpoint: Endpoint, secret: str | None = None) -> 
     )
     endpoint.secret = secret or signing.secret_generate()
     endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
+    _audit(endpoint, "webhook.secret_rotated", actor)
     return endpoint
 
 
-def endpoint_enable(*, endpoint: Endpoint) -> Endpoint:
+@transaction.atomic
+def endpoint_secret_reveal(*, endpoint: Endpoint, actor: Actor | None = None) -> str:
+    """The signing secret, for whoever asked: who saw it is recorded (never the secret itself)."""
+    _audit(endpoint, "webhook.secret_revealed", actor)
+    logger.info(
+        "webhooks.secret.revealed",
+        extra={
+            "endpoint_id": endpoint.public_id,
+            "actor_type": actor and actor.type,
+            "actor_id": actor and actor.id,
+        },
+    )
+    return endpoint.secret
+
+
+@transaction.atomic
+def endpoint_enable(*, endpoint: Endpoint, actor: Actor | None = None) -> Endpoint:
     """Re-enable: the failure count starts again from zero."""
     endpoint.active = True
     endpoint.disabled_reason = ""
@@ -128,6 +175,7 @@ def endpoint_enable(*, endpoint: Endpoint) -> Endpoint:
             "updated_at",
         ]
     )
+    _audit(endpoint, "webhook.enabled", actor)
     return endpoint
 
 
@@ -138,5 +186,6 @@ __all__ = [
     "endpoint_disable",
     "endpoint_enable",
     "endpoint_rotate_secret",
+    "endpoint_secret_reveal",
     "endpoint_update",
 ]
