@@ -1,12 +1,13 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from organizations.audit import actor_of
 from organizations.models import ApiKey, AuditEntry, Membership, Organization
-from organizations.services import api_key_revoke
+from organizations.services import api_key_revoke, membership_remove, membership_role_change
 
 PUBLIC_READONLY = ("public_id", "created_at", "updated_at")
 
@@ -21,10 +22,20 @@ class TenantOwnedAdmin(admin.ModelAdmin):
 
 
 class MembershipInline(admin.TabularInline):
+    """The organization's members, to read: roles change on the membership's own page, through the
+    services (MembershipAdmin)."""
+
     model = Membership
     extra = 0
-    autocomplete_fields = ("user",)
-    readonly_fields = ("created_at",)
+    fields = ("user", "role", "created_at")
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
 
 
 @admin.register(Organization)
@@ -38,12 +49,36 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    """Roles change and members leave through the same services as the dashboard's members page
+    (the last admin stays one; each change is audited). Members are added there, or by
+    `create_organization`: a membership is a login of the organization, not a row to type in."""
+
     list_display = ("user", "organization", "role", "created_at")
     list_filter = ("role",)
     list_select_related = ("user", "organization")
     search_fields = ("user__username", "user__email", "organization__name")
-    autocomplete_fields = ("user", "organization")
-    readonly_fields = ("created_at",)
+    fields = ("user", "organization", "role", "created_at")
+    readonly_fields = ("user", "organization", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        stored = Membership.objects.get(pk=obj.pk)
+        try:
+            membership_role_change(membership=stored, role=obj.role, actor=actor_of(request))
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        self.delete_queryset(request, Membership.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset.select_related("user", "organization"):
+            try:
+                membership_remove(membership=membership, actor=actor_of(request))
+            except ValidationError as exc:
+                self.message_user(request, f"{membership.user}: {' '.join(exc.messages)}", messages.ERROR)
 
 
 @admin.register(ApiKey)
