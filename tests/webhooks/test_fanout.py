@@ -8,6 +8,7 @@ an endpoint in event order even when their fan-outs come in another order.
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from pytest_django.fixtures import Settings
 
 from chargestations.models import Chargestation, Location
 from organizations.models import Organization
@@ -139,3 +140,16 @@ def test_a_worker_sends_what_it_fanned_out_without_claiming_again(
     # The fan-out leased the delivery: no SELECT ... FOR UPDATE of deliveries to claim it again.
     claims = [q["sql"] for q in queries.captured_queries if 'FROM "webhooks_delivery"' in q["sql"]]
     assert not [sql for sql in claims if "claimed_until" in sql and "UPDATE" not in sql[:10]]
+
+
+def test_a_worker_leases_one_batch_of_what_it_fans_out(
+    organization: Organization, settings: Settings
+) -> None:
+    settings.WEBHOOKS_BATCH_SIZE = 2  # its lease is sized for one batch of sends
+    EndpointFactory.create_batch(5, organization=organization, events=["location.created"])
+    LocationFactory.create(organization=organization)
+
+    fanned = fanout.events_fan_out(limit=10)
+
+    assert (len(fanned.claimed), len(fanned.waiting)) == (2, 3)
+    assert Delivery.objects.filter(claim_token__isnull=True).count() == 3  # free for other workers

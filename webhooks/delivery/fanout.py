@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -148,6 +149,9 @@ def _deliveries_build(events: list[Event], endpoints: Sequence[Endpoint], now: d
     busy_chains = _chains_pending(events, endpoints)
     token = uuid.uuid4()
     leased_until = now + lease()
+    # The lease is sized for one batch of sends: an event with many endpoints writes more, and the
+    # rest wait unleased for other workers (webhooks.delivery.sending hands them out at once).
+    room = settings.WEBHOOKS_BATCH_SIZE
     deliveries = []
     for event in events:
         # An endpoint hears of what happened after it was registered, however late the fan-out.
@@ -166,8 +170,9 @@ def _deliveries_build(events: list[Event], endpoints: Sequence[Endpoint], now: d
                 created_at=now,
             )
             chain = (endpoint.pk, event.ordering_key)
-            if deliverable and _sendable_now(endpoint) and chain not in busy_chains:
+            if deliverable and room and _sendable_now(endpoint) and chain not in busy_chains:
                 delivery.claimed_until, delivery.claim_token = leased_until, token
+                room -= 1
             if deliverable and event.ordering_key:
                 busy_chains.add(chain)  # the next event of this chain waits for this one
             deliveries.append(delivery)

@@ -29,7 +29,7 @@ from edrv_project import __version__
 from organizations.models import Plan
 from webhooks import metrics, signing
 from webhooks.catalog import payloads
-from webhooks.delivery import fanout, http
+from webhooks.delivery import fanout, http, queue
 from webhooks.delivery.claims import claimable, deliveries_claim
 from webhooks.delivery.outcomes import Outcome, outcomes_record
 from webhooks.models import Delivery, DeliveryStatus
@@ -113,9 +113,13 @@ def _fan_out_and_send(event_ids: list[int] | None) -> int | None:
         return None
     if not fanned.events:
         return None
+    batch = settings.WEBHOOKS_BATCH_SIZE
+    here, elsewhere = fanned.waiting[:batch], fanned.waiting[batch:]
+    if elsewhere:  # more than this worker's batch (many endpoints): other workers take them now
+        queue.deliveries_enqueue(elsewhere, backlog=True)
     sent = _send_and_follow(fanned.claimed)
-    if fanned.waiting:
-        sent += _send_and_follow(deliveries_claim(ids=fanned.waiting))
+    if here:
+        sent += _send_and_follow(deliveries_claim(ids=here))
     return sent
 
 
