@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from edrv_project.db import new_object_id
 from edrv_project.encryption import EncryptedJSONField, EncryptedTextField
-from organizations.models import Organization
+from organizations.models import Organization, Plan
 from webhooks.signing import secret_generate
 
 
@@ -59,6 +59,10 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.url}"
+
+    def deliverable(self, plan: str) -> bool:
+        """Its deliveries go out: it is active, and its organization's `plan` has webhooks (Starter up)."""
+        return self.active and plan != Plan.FREE
 
     def live_secrets(self) -> list[str]:
         """The secrets that sign now: the current one, and a rotated-out one in its grace period."""

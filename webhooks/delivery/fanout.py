@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from organizations.models import Organization, Plan
+from organizations.models import Organization
 from webhooks import metrics, rows
 from webhooks.delivery.claims import lease
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
@@ -160,7 +160,7 @@ def _deliveries_build(events: list[Event], endpoints: Sequence[Endpoint], now: d
         ]
         place = place_of_event(event)
         for endpoint in endpoints_matching(event=event, endpoints=candidates, matchers=matchers, place=place):
-            deliverable = endpoint.active and getattr(endpoint, "organization_plan") != Plan.FREE  # noqa: B009
+            deliverable = endpoint.deliverable(getattr(endpoint, "organization_plan"))  # noqa: B009
             delivery = Delivery(
                 event=event,
                 endpoint=endpoint,

@@ -26,7 +26,6 @@ from django.db import DatabaseError
 from django.db.models import Q
 
 from edrv_project import __version__
-from organizations.models import Plan
 from webhooks import metrics, signing
 from webhooks.catalog import payloads
 from webhooks.delivery import fanout, http, queue
@@ -147,7 +146,7 @@ def _successors(chains: set[tuple[int, str]]) -> list[Delivery]:
 
 
 def _sendable(delivery: Delivery) -> bool:
-    return delivery.endpoint.active and getattr(delivery.endpoint, "organization_plan") != Plan.FREE  # noqa: B009
+    return delivery.endpoint.deliverable(getattr(delivery.endpoint, "organization_plan"))  # noqa: B009
 
 
 def _slots_take(endpoint_id: int, wanted: int, *, own: int, probed: set[int]) -> int | None:

@@ -18,7 +18,6 @@ from django.db.models import Model
 from django.utils import timezone
 
 from edrv_project.db import new_object_id
-from organizations.models import Plan
 from webhooks import metrics, rows
 from webhooks.catalog.payloads import event_data
 from webhooks.catalog.triggers import events_raised, source_for, subject_of
@@ -160,7 +159,7 @@ def test_event_record(*, endpoint: Endpoint, type_name: str, data: Any) -> Deliv
     Written whole here, already fanned out: the request that asked for it answers with it.
     """
     now = timezone.now()
-    deliverable = endpoint.active and endpoint.organization.plan != Plan.FREE
+    deliverable = endpoint.deliverable(endpoint.organization.plan)
     with transaction.atomic():
         event = Event.objects.create(
             public_id=f"test_{new_object_id()}",
