@@ -11,7 +11,7 @@ django_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from chargestations.ocpp.routing import websocket_urlpatterns  # noqa: E402
+from ocpp_gateway.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

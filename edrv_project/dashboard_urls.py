@@ -8,6 +8,7 @@ from django.contrib.auth.views import LogoutView
 from django.urls import path, re_path
 
 from chargestations.views import ChargestationListView, LocationListView
+from edrv_project.overview import OverviewView
 from organizations.views import (
     ApiKeyRevokeView,
     ApiKeysView,
@@ -16,7 +17,6 @@ from organizations.views import (
     MemberRemoveView,
     MemberRoleView,
     MembersView,
-    OverviewView,
 )
 from sessions_app.views import SessionListView
 from webhooks.dashboard import views as webhooks

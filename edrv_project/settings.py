@@ -89,7 +89,9 @@ INSTALLED_APPS = [
     "organizations",
     "chargestations",
     "sessions_app",
+    "ocpp_gateway",
     "webhooks",
+    "edrv_project",  # the composition of the apps: the demo (seed_demo), the overview page
 ]
 
 MIDDLEWARE = [
@@ -318,7 +320,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # Every OCPP frame at INFO: set OCPP_FRAMES_LOG_LEVEL=INFO to trace a charger.
-        "chargestations.ocpp.frames": {"level": env.str("OCPP_FRAMES_LOG_LEVEL", default="WARNING")},
+        "ocpp_gateway.frames": {"level": env.str("OCPP_FRAMES_LOG_LEVEL", default="WARNING")},
     },
 }
 
@@ -358,7 +360,7 @@ PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_D
 Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
 
-# The OCPP gateway (chargestations/ocpp).
+# The OCPP gateway (ocpp_gateway).
 OCPP_CANCEL_AFTER = env.float("OCPP_CANCEL_AFTER", default=120)
 OCPP_COMMAND_TIMEOUT = env.float("OCPP_COMMAND_TIMEOUT", default=30)
 OCPP_EV_CHARGED_AFTER = env.float("OCPP_EV_CHARGED_AFTER", default=300)
@@ -371,6 +373,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": WEBHOOKS_SWEEP_INTERVAL,
     },
     "webhooks-purge": {"task": "webhooks.outbox_purge", "schedule": 3600.0},
-    "ocpp-silence-check": {"task": "sessions_app.tasks.chargestations_silent_offline", "schedule": 60.0},
-    "ocpp-cancel-overdue": {"task": "sessions_app.tasks.sessions_cancel_overdue", "schedule": 30.0},
+    "ocpp-silence-check": {"task": "ocpp_gateway.tasks.chargestations_silent_offline", "schedule": 60.0},
+    "ocpp-cancel-overdue": {"task": "ocpp_gateway.tasks.sessions_cancel_overdue", "schedule": 30.0},
 }

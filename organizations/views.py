@@ -6,10 +6,8 @@ another organization's ids are 404. Roles: viewers read; developers also manage 
 network; admins also manage members and API keys.
 """
 
-from datetime import datetime, time
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.contrib import messages
@@ -21,9 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
-from django.views.generic import TemplateView
 
-from chargestations.selectors import chargestation_list, location_list
 from organizations.audit import actor_of
 from organizations.forms import ApiKeyCreateForm, MemberAddForm, MemberRoleForm
 from organizations.models import ApiKey, Membership, Organization, Role
@@ -35,7 +31,6 @@ from organizations.services import (
     membership_remove,
     membership_role_change,
 )
-from sessions_app.selectors import session_list
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 WHO_MAY = {Role.VIEWER: "any member", Role.DEVELOPER: "a developer or an admin", Role.ADMIN: "an admin"}
@@ -92,31 +87,6 @@ class MemberAccessMixin(AccessMixin):
 class DashboardLoginView(LoginView):
     # Django's own login and its AuthenticationForm; a logged-in visitor goes straight in.
     redirect_authenticated_user = True
-
-
-def _start_of_today(organization: Organization) -> datetime:
-    # "Today" is the operator's day, not UTC's.
-    try:
-        zone = ZoneInfo(organization.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return datetime.combine(timezone.now().astimezone(zone).date(), time.min, tzinfo=zone)
-
-
-class OverviewView(MemberAccessMixin, TemplateView):
-    template_name = "dashboard/overview.html"
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        stations = chargestation_list(organization=self.organization).order_by()
-        return super().get_context_data(
-            locations=location_list(organization=self.organization).count(),
-            chargestations=stations.count(),
-            chargestations_online=stations.filter(online=True).count(),
-            sessions_today=session_list(organization=self.organization)
-            .filter(created_at__gte=_start_of_today(self.organization))
-            .count(),
-            **kwargs,
-        )
 
 
 class ApiKeysView(MemberAccessMixin, View):

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from organizations.api import Conflict, OrganizationScopedViewSet
 from organizations.models import Scope
 from sessions_app import selectors, services
-from sessions_app.charging import SessionNotRunning
+from sessions_app.chargers import SessionNotRunning
 from sessions_app.models import Driver, Session, SessionStatus
 from sessions_app.serializers import DriverSerializer, SessionSerializer
 

@@ -16,7 +16,7 @@ from chargestations.models import Chargestation, Connector, Rate
 from chargestations.services import organization_match_check
 from edrv_project.writes import children_replace, model_assign, model_save_unique
 from organizations.models import Organization
-from sessions_app import charging
+from sessions_app import chargers
 from sessions_app.models import Driver, IdTag, Session
 
 DRIVER_FIELDS = ("first_name", "last_name", "email", "phone", "active", "meta_data")
@@ -195,16 +195,16 @@ def session_remote_start(
         driver=driver,
         connector=connector,
         rate=rate or (connector.rate if connector is not None else None),
-        id_tag=charging.remote_id_tag(id_tag=id_tag, driver_tokens=tokens),
+        id_tag=chargers.remote_id_tag(id_tag=id_tag, driver_tokens=tokens),
         **fields,
     )
-    transaction.on_commit(partial(charging.session_start_request, session_id=session.pk))
+    transaction.on_commit(partial(chargers.start_request, session.pk))
     return session
 
 
 def session_remote_stop(*, session: Session) -> Session:
     """`POST /sessions/:id/stop`: ask the charger to stop (`session.ended` follows), or record why not.
 
-    Raises `charging.SessionNotRunning` unless the session is started.
+    Raises `chargers.SessionNotRunning` unless the session is started.
     """
-    return charging.session_stop_request(session=session)
+    return chargers.stop_request(session)

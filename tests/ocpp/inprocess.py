@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from chargestations.ocpp.simulator import Answers, SimulatedCharger
 from edrv_project.asgi import application
+from ocpp_gateway.simulator import Answers, SimulatedCharger
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chargestations.models import Chargestation, Connector, Rate
-from chargestations.ocpp.simulator import SimulatedCharger
+from ocpp_gateway.simulator import SimulatedCharger
 from organizations.models import Organization
 from sessions_app.models import Driver
 from tests.factories import (

@@ -22,7 +22,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
 from chargestations.models import Chargestation
-from chargestations.ocpp.simulator import SimulatedCharger
+from ocpp_gateway.simulator import SimulatedCharger
 from organizations.models import Organization
 from sessions_app.models import Session
 from tests.e2e.broker import Broker, PrivateRedis

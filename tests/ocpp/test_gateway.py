@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from chargestations.models import Chargestation
-from chargestations.ocpp.simulator import SimulatedCharger
+from ocpp_gateway.simulator import SimulatedCharger
 from tests.ocpp.inprocess import Closed, CommunicatorConnection, charger_at, communicator_for, in_db, run
 from tests.ocpp.scenarios import Network
 from webhooks.models import Event

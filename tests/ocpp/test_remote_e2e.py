@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from chargestations.ocpp.simulator import Answers
+from ocpp_gateway.simulator import Answers
 from organizations.models import Organization
 from sessions_app.models import Session
 from tests.e2e.broker import Broker

@@ -8,10 +8,9 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from chargestations import charger_services
 from chargestations.models import Chargestation, Connector
-from chargestations.ocpp.meter import readings_parse
-from sessions_app import charging
+from ocpp_gateway import remote, stations, transactions
+from ocpp_gateway.meter import readings_parse
 from sessions_app.models import Session
 from tests.factories import ConnectorFactory, DriverFactory, IdTagFactory, SessionFactory
 from tests.ocpp.scenarios import T0, Network
@@ -51,7 +50,7 @@ def test_the_silence_check_takes_offline_only_stations_silent_past_twice_their_h
     before = mark()
 
     # When the check runs
-    assert charger_services.chargestations_silent_offline() == 1
+    assert stations.chargestations_silent_offline() == 1
 
     # Then only the silent one went offline, with its events
     online = dict(Chargestation.objects.values_list("pk", "online"))
@@ -63,11 +62,11 @@ def test_a_charger_that_speaks_after_the_silence_check_is_online_again(network: 
     # Given a connection the silence check took offline
     station = connected(network.station, interval=60, silent_for=600)
     assert station.last_connect_at is not None
-    charger_services.chargestations_silent_offline()
+    stations.chargestations_silent_offline()
     before = mark()
 
     # When that connection speaks again
-    charger_services.chargestation_seen(chargestation_id=station.pk, connected_at=station.last_connect_at)
+    stations.chargestation_seen(chargestation_id=station.pk, connected_at=station.last_connect_at)
 
     # Then the station is online again
     assert Chargestation.objects.get(pk=station.pk).online
@@ -76,13 +75,11 @@ def test_a_charger_that_speaks_after_the_silence_check_is_online_again(network: 
 
 def test_an_old_connection_neither_takes_offline_nor_revives_a_station(network: Network) -> None:
     # Given a charger that reconnected: its old connection's identity is stale
-    old = charger_services.chargestation_connect(chargestation_id=network.station.pk)
-    charger_services.chargestation_connect(chargestation_id=network.station.pk)
+    old = stations.chargestation_connect(chargestation_id=network.station.pk)
+    stations.chargestation_connect(chargestation_id=network.station.pk)
 
     # When the old connection closes
-    assert not charger_services.chargestation_disconnect(
-        chargestation_id=network.station.pk, connected_at=old
-    )
+    assert not stations.chargestation_disconnect(chargestation_id=network.station.pk, connected_at=old)
 
     # Then the station stays online
     assert Chargestation.objects.get(pk=network.station.pk).online
@@ -92,10 +89,10 @@ def test_connector_zero_sets_every_connector_and_an_unknown_connector_is_added(n
     ConnectorFactory.create(chargestation=network.station, connector_number=2)
     before = mark()
 
-    charger_services.connector_status_record(
+    stations.connector_status_record(
         chargestation_id=network.station.pk, connector_number=0, status="Unavailable", error_code="NoError"
     )
-    charger_services.connector_status_record(
+    stations.connector_status_record(
         chargestation_id=network.station.pk, connector_number=3, status="Available", error_code="NoError"
     )
 
@@ -120,7 +117,7 @@ def test_id_tags_are_checked_against_the_organizations_drivers(network: Network)
     SessionFactory.create(chargestation=network.station, id_tag="RSPENDING")
 
     def status(token: str) -> str:
-        return charging.id_tag_status(
+        return transactions.id_tag_status(
             organization_id=network.station.organization_id, chargestation_id=network.station.pk, token=token
         )
 
@@ -151,8 +148,8 @@ def test_start_transaction_starts_the_requested_session_and_a_repeat_changes_not
         "meter_start": 10,
         "timestamp": T0,
     }
-    first = charging.transaction_start(**start)
-    second = charging.transaction_start(**start)
+    first = transactions.transaction_start(**start)
+    second = transactions.transaction_start(**start)
 
     # Then that session started, once, on the connector's rate
     assert first == second == (requested.pk, "Accepted")
@@ -168,22 +165,22 @@ def test_start_transaction_starts_the_requested_session_and_a_repeat_changes_not
 
 
 def test_a_stop_for_an_unknown_or_ended_transaction_changes_nothing(network: Network) -> None:
-    transaction_id, _ = charging.transaction_start(
+    transaction_id, _ = transactions.transaction_start(
         chargestation_id=network.station.pk,
         connector_number=1,
         id_tag=network.tag,
         meter_start=0,
         timestamp=T0,
     )
-    charging.transaction_stop(
+    transactions.transaction_stop(
         chargestation_id=network.station.pk, transaction_id=transaction_id, meter_stop=100, timestamp=T0
     )
     before = mark()
 
-    charging.transaction_stop(
+    transactions.transaction_stop(
         chargestation_id=network.station.pk, transaction_id=transaction_id, meter_stop=999, timestamp=T0
     )
-    charging.transaction_stop(
+    transactions.transaction_stop(
         chargestation_id=network.station.pk, transaction_id=123456, meter_stop=1, timestamp=T0
     )
 
@@ -201,7 +198,7 @@ def test_overdue_requested_sessions_are_cancelled_by_the_safety_net(
     running = SessionFactory.create(chargestation=network.station, status="started")
     Session.objects.filter(pk=running.pk).update(created_at=timezone.now() - timedelta(hours=1))
 
-    assert charging.sessions_cancel_overdue() == 1
+    assert remote.sessions_cancel_overdue() == 1
 
     statuses = dict(Session.objects.values_list("pk", "status"))
     assert (statuses[overdue.pk], statuses[fresh.pk], statuses[running.pk]) == (

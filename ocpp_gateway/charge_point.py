@@ -20,14 +20,12 @@ from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import Action, AuthorizationStatus, ChargePointStatus, RegistrationStatus
 
-from chargestations import charger_services
-from chargestations.ocpp import commands, conf
-from chargestations.ocpp.meter import charger_time, readings_parse
-from sessions_app import charging
+from ocpp_gateway import commands, conf, stations, transactions
+from ocpp_gateway.meter import charger_time, readings_parse
 
 logger = logging.getLogger(__name__)
 # Every frame in and out, as the ocpp package logs them (INFO): silence this logger to quiet them.
-frames_logger = logging.getLogger("chargestations.ocpp.frames")
+frames_logger = logging.getLogger("ocpp_gateway.frames")
 
 T = TypeVar("T")
 
@@ -99,7 +97,7 @@ class GatewayChargePoint(ChargePoint):
         return False, f"The chargestation answered {result.status}."
 
     async def _tag_status(self, id_tag: str) -> AuthorizationStatus:
-        status = await in_thread(charging.id_tag_status)(
+        status = await in_thread(transactions.id_tag_status)(
             organization_id=self.organization_id, chargestation_id=self.chargestation_id, token=id_tag
         )
         return AuthorizationStatus(status)
@@ -108,7 +106,7 @@ class GatewayChargePoint(ChargePoint):
     async def on_boot_notification(
         self, charge_point_vendor: str, charge_point_model: str, **kwargs: Any
     ) -> call_result.BootNotification:
-        station = await in_thread(charger_services.chargestation_boot)(
+        station = await in_thread(stations.chargestation_boot)(
             chargestation_id=self.chargestation_id,
             vendor=charge_point_vendor,
             model=charge_point_model,
@@ -130,14 +128,14 @@ class GatewayChargePoint(ChargePoint):
     async def on_status_notification(
         self, connector_id: int, error_code: str, status: str, **kwargs: Any
     ) -> call_result.StatusNotification:
-        await in_thread(charger_services.connector_status_record)(
+        await in_thread(stations.connector_status_record)(
             chargestation_id=self.chargestation_id,
             connector_number=connector_id,
             status=status,
             error_code=error_code,
         )
         if status == ChargePointStatus.suspended_ev and connector_id > 0:
-            await in_thread(charging.session_ev_charged)(
+            await in_thread(transactions.session_ev_charged)(
                 chargestation_id=self.chargestation_id,
                 connector_number=connector_id,
                 at=charger_time(kwargs.get("timestamp")),
@@ -154,7 +152,7 @@ class GatewayChargePoint(ChargePoint):
     ) -> call_result.StartTransaction:
         if connector_id < 1:
             raise PropertyConstraintViolationError(details={"cause": "connectorId must be 1 or more."})
-        transaction_id, status = await in_thread(charging.transaction_start)(
+        transaction_id, status = await in_thread(transactions.transaction_start)(
             chargestation_id=self.chargestation_id,
             connector_number=connector_id,
             id_tag=id_tag,
@@ -169,7 +167,7 @@ class GatewayChargePoint(ChargePoint):
     async def on_meter_values(
         self, connector_id: int, meter_value: list[dict[str, Any]], **kwargs: Any
     ) -> call_result.MeterValues:
-        await in_thread(charging.transaction_meter)(
+        await in_thread(transactions.transaction_meter)(
             chargestation_id=self.chargestation_id,
             connector_number=connector_id,
             transaction_id=kwargs.get("transaction_id"),
@@ -181,7 +179,7 @@ class GatewayChargePoint(ChargePoint):
     async def on_stop_transaction(
         self, meter_stop: int, timestamp: str, transaction_id: int, **kwargs: Any
     ) -> call_result.StopTransaction:
-        await in_thread(charging.transaction_stop)(
+        await in_thread(transactions.transaction_stop)(
             chargestation_id=self.chargestation_id,
             transaction_id=transaction_id,
             meter_stop=meter_stop,

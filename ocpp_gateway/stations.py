@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from chargestations import services
 from chargestations.models import Chargestation, Connector
-from chargestations.ocpp import conf
+from ocpp_gateway import conf
 
 logger = logging.getLogger(__name__)
 

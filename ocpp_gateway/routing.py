@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from chargestations.ocpp.consumer import OcppConsumer
+from ocpp_gateway.consumer import OcppConsumer
 
 websocket_urlpatterns = [
     re_path(r"^ocpp/(?P<endpoint>[^/]+)/?$", OcppConsumer.as_asgi()),

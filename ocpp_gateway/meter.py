@@ -6,7 +6,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from sessions_app.charging import MeterReading
+from ocpp_gateway.transactions import MeterReading
 
 ENERGY = "Energy.Active.Import.Register"  # the default measurand
 POWER = "Power.Active.Import"

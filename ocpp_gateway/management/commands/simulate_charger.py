@@ -12,8 +12,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
-from chargestations.ocpp.conf import SUBPROTOCOL
-from chargestations.ocpp.simulator import SimulatedCharger
+from ocpp_gateway.conf import SUBPROTOCOL
+from ocpp_gateway.simulator import SimulatedCharger
 
 
 class Command(BaseCommand):

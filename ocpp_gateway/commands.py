@@ -2,7 +2,7 @@
 
 Whichever process holds a charger's WebSocket has its consumer in the chargestation's group; a
 web request or a worker task sends the command to that group and returns at once. The consumer
-calls the charger and reports the answer (or its absence) to `sessions_app.charging`.
+calls the charger and reports the answer (or its absence) to `ocpp_gateway.remote`.
 
 These functions are synchronous: call them from views, services and tasks, never from a coroutine.
 """

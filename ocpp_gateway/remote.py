@@ -8,35 +8,25 @@ records a `session.stop_failure`.
 """
 
 import logging
-import secrets
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from chargestations.ocpp import commands, conf
+from ocpp_gateway import commands, conf
 from sessions_app.models import Session, SessionStatus
 
 logger = logging.getLogger(__name__)
 
 
-class SessionNotRunning(Exception):
-    """Only a started session can be stopped."""
-
-
-def remote_id_tag(*, id_tag: str, driver_tokens: list[str]) -> str:
-    """The tag a remote start uses: the one given, the driver's first token, or a fresh virtual one."""
-    return id_tag or next(iter(driver_tokens), "") or f"RS{secrets.token_hex(9).upper()}"
-
-
-def session_start_request(*, session_id: int) -> None:
+def session_start_request(session_id: int) -> None:
     """Once the session is committed: ask its charger to start it, or record why that cannot be.
 
     The charger's consumer records a refusal or a missing answer; a session that is accepted but
     never starts is cancelled by a task after `OCPP_CANCEL_AFTER` seconds.
     """
-    from sessions_app.tasks import session_cancel_overdue as cancel_task  # tasks import this module
+    from ocpp_gateway.tasks import session_cancel_overdue as cancel_task  # tasks import this module
 
     session = Session.objects.select_related("chargestation", "connector").filter(pk=session_id).first()
     if session is None or session.status != SessionStatus.CREATED:
@@ -75,10 +65,8 @@ def session_start_fail(*, session_id: int, reason: str) -> None:
         session.save(update_fields=["status", "failure_reason", "updated_at"])
 
 
-def session_stop_request(*, session: Session) -> Session:
-    """Ask the charger to stop; an offline charger is a stop failure at once."""
-    if session.status != SessionStatus.STARTED or session.transaction_id is None:
-        raise SessionNotRunning(f"Only a started session can be stopped; this one is {session.status}.")
+def session_stop_request(session: Session) -> Session:
+    """Ask the charger to stop a started session; an offline charger is a stop failure at once."""
     station = session.chargestation
     if not station.online:
         return session_stop_fail(session_id=session.pk, reason="The chargestation is offline.") or session

@@ -1,24 +1,23 @@
-"""Celery tasks of charging: ids in, one service call, nothing returned."""
+"""Celery tasks of the gateway: ids in, one service call, nothing returned."""
 
 from celery import shared_task
 
-from chargestations import charger_services
-from sessions_app import charging
+from ocpp_gateway import remote, stations
 
 
 @shared_task(ignore_result=True)
 def session_cancel_overdue(session_id: int) -> None:
     """Scheduled `OCPP_CANCEL_AFTER` seconds after a remote start: cancel it if it never started."""
-    charging.session_cancel_overdue(session_id=session_id)
+    remote.session_cancel_overdue(session_id=session_id)
 
 
 @shared_task(ignore_result=True)
 def sessions_cancel_overdue() -> None:
     """Beat: the safety net of the task above, for remote starts whose task was never published."""
-    charging.sessions_cancel_overdue()
+    remote.sessions_cancel_overdue()
 
 
 @shared_task(ignore_result=True)
 def chargestations_silent_offline() -> None:
     """Beat: offline the stations silent past twice their heartbeat (their gateway process died)."""
-    charger_services.chargestations_silent_offline()
+    stations.chargestations_silent_offline()

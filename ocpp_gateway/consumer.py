@@ -13,10 +13,8 @@ from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from chargestations import charger_services
-from chargestations.ocpp import commands, conf
-from chargestations.ocpp.charge_point import GatewayChargePoint, in_thread
-from sessions_app import charging
+from ocpp_gateway import commands, conf, remote, stations
+from ocpp_gateway.charge_point import GatewayChargePoint, in_thread
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +45,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.endpoint = str(self.scope["url_route"]["kwargs"]["endpoint"])
         if conf.SUBPROTOCOL not in self.scope.get("subprotocols", []):
             return await self._refuse("subprotocol")
-        station = await in_thread(charger_services.chargestation_for_endpoint)(endpoint=self.endpoint)
+        station = await in_thread(stations.chargestation_for_endpoint)(endpoint=self.endpoint)
         if station is None:
             return await self._refuse("unknown or inactive endpoint")
         self.group = commands.chargestation_group(public_id=station.public_id)
@@ -55,9 +53,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_send(self.group, {"type": "ocpp.superseded"})
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept(subprotocol=conf.SUBPROTOCOL)
-        self.connected_at = await in_thread(charger_services.chargestation_connect)(
-            chargestation_id=station.pk
-        )
+        self.connected_at = await in_thread(stations.chargestation_connect)(chargestation_id=station.pk)
         self.charge_point = GatewayChargePoint(
             endpoint=self.endpoint,
             chargestation_id=station.pk,
@@ -81,7 +77,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         # interval), and not one more write per message on the database every charger shares.
         if self.last_seen - self.last_recorded >= self.charge_point.heartbeat_interval / 2:
             self.last_recorded = self.last_seen
-            await in_thread(charger_services.chargestation_seen)(
+            await in_thread(stations.chargestation_seen)(
                 chargestation_id=self.charge_point.chargestation_id, connected_at=self.connected_at
             )
         raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
@@ -100,7 +96,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         """This connection is over: offline, once (close and silence may both get here)."""
         if self.charge_point is not None and self.connected_at is not None:
             connected_at, self.connected_at = self.connected_at, None
-            await in_thread(charger_services.chargestation_disconnect)(
+            await in_thread(stations.chargestation_disconnect)(
                 chargestation_id=self.charge_point.chargestation_id, connected_at=connected_at
             )
 
@@ -131,7 +127,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
     async def _command(self, message: dict[str, Any]) -> None:
         assert self.charge_point is not None
         action, session_id = message["action"], int(message["session_id"])
-        answered = in_thread(charging.session_command_answered)
+        answered = in_thread(remote.session_command_answered)
         try:
             accepted, reason = await self.charge_point.command_run(action=action, payload=message["payload"])
         except asyncio.CancelledError:

@@ -3,7 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from organizations.management.demo import API_KEY_NAME, PASSWORD, USERNAME, demo_seed
+from edrv_project.demo import API_KEY_NAME, PASSWORD, USERNAME, demo_seed
 
 
 class Command(BaseCommand):

@@ -19,9 +19,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
-from chargestations.charger_services import connector_for
 from chargestations.models import Chargestation, Connector
-from chargestations.ocpp import conf
+from ocpp_gateway import conf
+from ocpp_gateway.stations import connector_for
 from sessions_app import costs
 from sessions_app.models import IdTag, Session, SessionStatus
 
