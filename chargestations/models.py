@@ -52,6 +52,9 @@ class Protocol(models.TextChoices):
     OCPP201 = "ocpp2.0.1", "OCPP 2.0.1"
 
 
+MIN_HEARTBEAT_INTERVAL = 10  # seconds: every charger message is a database write at most this often
+
+
 class Chargestation(PublicModel):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="chargestations")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="chargestations")
@@ -71,12 +74,22 @@ class Chargestation(PublicModel):
     charge_point_serial_number = models.CharField(max_length=50, blank=True)
     charge_box_serial_number = models.CharField(max_length=50, blank=True)
     firmware_version = models.CharField(max_length=50, blank=True)
-    heartbeat_interval = models.PositiveIntegerField(default=300, help_text="Seconds.")
+    heartbeat_interval = models.PositiveIntegerField(
+        default=300,
+        validators=[MinValueValidator(MIN_HEARTBEAT_INTERVAL)],
+        help_text=f"Seconds between a charger's heartbeats, at least {MIN_HEARTBEAT_INTERVAL}.",
+    )
     last_boot_at = models.DateTimeField(null=True, blank=True, help_text="Last BootNotification.")
     last_connect_at = models.DateTimeField(null=True, blank=True)
     last_disconnect_at = models.DateTimeField(null=True, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
     meta_data = models.JSONField(default=dict, blank=True)
+    # OCPP security profiles 1 and 2: the password a charger connects with (HTTP Basic), stored as
+    # its SHA-256 (the key is random and long: a slow hash would only slow every handshake down).
+    authorization_key_hash = models.CharField(max_length=64, blank=True, editable=False)
+    authorization_key_set_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the charger's authorization key was generated."
+    )
 
     tracker = FieldTracker()
 
@@ -85,6 +98,10 @@ class Chargestation(PublicModel):
 
     def __str__(self) -> str:
         return self.name or self.endpoint
+
+    @property
+    def has_authorization_key(self) -> bool:
+        return bool(self.authorization_key_hash)
 
 
 class ConnectorStatus(models.TextChoices):

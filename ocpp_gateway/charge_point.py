@@ -54,6 +54,10 @@ def _unique_id(raw: str) -> str:
     return "-1"
 
 
+def _text(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
 class GatewayChargePoint(ChargePoint):
     def __init__(
         self,
@@ -80,11 +84,15 @@ class GatewayChargePoint(ChargePoint):
         await super().route_message(raw_msg)
 
     async def command_run(self, *, action: str, payload: dict[str, Any]) -> tuple[bool, str]:
-        """Call the charger; (accepted, why not). Awaits its answer: run it as a task of its own."""
+        """Call the charger; (accepted, why not). Awaits its answer: run it as a task of its own.
+
+        `payload` is the gateway's, whatever the protocol: `id_tag` and `connector_id` to start,
+        `transaction_id` (a string) to stop.
+        """
         request = (
             call.RemoteStartTransaction(**payload)
             if action == commands.REMOTE_START
-            else call.RemoteStopTransaction(**payload)
+            else call.RemoteStopTransaction(transaction_id=int(payload["transaction_id"]))
         )
         try:
             result = await self.call(request, suppress=False)
@@ -160,7 +168,7 @@ class GatewayChargePoint(ChargePoint):
             timestamp=charger_time(timestamp),
         )
         return call_result.StartTransaction(
-            transaction_id=transaction_id, id_tag_info=IdTagInfo(status=AuthorizationStatus(status))
+            transaction_id=int(transaction_id), id_tag_info=IdTagInfo(status=AuthorizationStatus(status))
         )
 
     @on(Action.meter_values)
@@ -170,7 +178,7 @@ class GatewayChargePoint(ChargePoint):
         await in_thread(transactions.transaction_meter)(
             chargestation_id=self.chargestation_id,
             connector_number=connector_id,
-            transaction_id=kwargs.get("transaction_id"),
+            transaction_id=_text(kwargs.get("transaction_id")),
             readings=readings_parse(meter_value),
         )
         return call_result.MeterValues()
@@ -181,7 +189,7 @@ class GatewayChargePoint(ChargePoint):
     ) -> call_result.StopTransaction:
         await in_thread(transactions.transaction_stop)(
             chargestation_id=self.chargestation_id,
-            transaction_id=transaction_id,
+            transaction_id=str(transaction_id),
             meter_stop=meter_stop,
             timestamp=charger_time(timestamp),
         )

@@ -62,23 +62,34 @@ def id_tag_status(*, organization_id: int, chargestation_id: int, token: str) ->
 
 @transaction.atomic
 def transaction_start(
-    *, chargestation_id: int, connector_number: int, id_tag: str, meter_start: int, timestamp: datetime
-) -> tuple[int, str]:
-    """StartTransaction: start the session we asked for, or open one; (transaction id, tag status).
+    *,
+    chargestation_id: int,
+    connector_number: int,
+    id_tag: str,
+    meter_start: int,
+    timestamp: datetime,
+    transaction_id: str | None = None,
+) -> tuple[str, str]:
+    """A transaction started: start the session we asked for, or open one; (transaction id, tag status).
 
-    A charger that repeats a StartTransaction whose answer it lost gets the same transaction.
+    OCPP 1.6J lets us number transactions (the session's id, `transaction_id` None); in 2.0.1 the
+    charger names them. A charger that repeats a start whose answer it lost gets the same one.
     """
     station = Chargestation.objects.get(pk=chargestation_id)
     status = id_tag_status(organization_id=station.organization_id, chargestation_id=station.pk, token=id_tag)
     connector = connector_for(chargestation=station, number=connector_number)
     started = iso(timestamp)
-    repeated = Session.objects.filter(
-        chargestation=station,
-        connector=connector,
-        id_tag=id_tag,
-        metrics__chargingStart=started,
-        metrics__meterStart=meter_start,
-    ).first()
+    repeated = (
+        Session.objects.filter(chargestation=station, transaction_id=transaction_id).first()
+        if transaction_id is not None
+        else Session.objects.filter(
+            chargestation=station,
+            connector=connector,
+            id_tag=id_tag,
+            metrics__chargingStart=started,
+            metrics__meterStart=meter_start,
+        ).first()
+    )
     if repeated is not None and repeated.transaction_id is not None:
         return repeated.transaction_id, status
     session = (
@@ -90,14 +101,14 @@ def transaction_start(
     ) or _session_open(station=station, connector=connector, id_tag=id_tag)
     session.status = SessionStatus.STARTED
     session.connector = connector
-    session.transaction_id = session.pk
+    session.transaction_id = transaction_id or str(session.pk)
     rate = connector.rate
     if session.rate_id is None and rate is not None:
         session.rate, session.currency = rate, rate.currency
     session.metrics = {**session.metrics, "chargingStart": started, "meterStart": meter_start}
     session.save()
     logger.info("ocpp.transaction.started", extra={"session_id": session.pk, "id_tag_status": status})
-    return session.pk, status
+    return session.transaction_id, status
 
 
 def _session_open(*, station: Chargestation, connector: Connector, id_tag: str) -> Session:
@@ -117,7 +128,7 @@ def _session_open(*, station: Chargestation, connector: Connector, id_tag: str) 
     return session
 
 
-def _running(*, chargestation_id: int, transaction_id: int | None, connector_number: int) -> Session | None:
+def _running(*, chargestation_id: int, transaction_id: str | None, connector_number: int) -> Session | None:
     # Only the session's row: a lookup by connector joins the connector, which stays unlocked.
     sessions = Session.objects.select_for_update(of=("self",)).filter(
         chargestation_id=chargestation_id, status=SessionStatus.STARTED
@@ -178,7 +189,7 @@ def transaction_meter(
     *,
     chargestation_id: int,
     connector_number: int,
-    transaction_id: int | None,
+    transaction_id: str | None,
     readings: list[MeterReading],
 ) -> None:
     """MeterValues: the latest reading, running metrics and cost; then the car full, once."""
@@ -206,7 +217,7 @@ def transaction_meter(
 
 @transaction.atomic
 def transaction_stop(
-    *, chargestation_id: int, transaction_id: int, meter_stop: int, timestamp: datetime
+    *, chargestation_id: int, transaction_id: str, meter_stop: int, timestamp: datetime
 ) -> None:
     """StopTransaction: the session ends with its final metrics and cost. A repeat changes nothing."""
     session = _running(chargestation_id=chargestation_id, transaction_id=transaction_id, connector_number=0)

@@ -78,7 +78,12 @@ class Session(PublicModel):
         max_length=200, blank=True, help_text="Why the last attempt to stop it failed."
     )
     stop_failed_at = models.DateTimeField(null=True, blank=True)
-    transaction_id = models.IntegerField(null=True, blank=True, help_text="The OCPP transaction id.")
+    transaction_id = models.CharField(
+        max_length=36,
+        null=True,
+        blank=True,
+        help_text="The OCPP transaction id: ours for OCPP 1.6J (an integer), the charger's for 2.0.1.",
+    )
     id_tag = models.CharField(max_length=20, blank=True)
     metrics = models.JSONField(
         default=dict,
@@ -95,6 +100,14 @@ class Session(PublicModel):
     ev_charged_at = models.DateTimeField(
         null=True, blank=True, help_text="When the car first stopped drawing power while plugged in."
     )
+    ceilings = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Limits that stop the session: energy (Wh), time (seconds), cost (the session's currency).",
+    )
+    energy_ceiling_exceeded_at = models.DateTimeField(null=True, blank=True)
+    time_ceiling_exceeded_at = models.DateTimeField(null=True, blank=True)
+    cost_ceiling_exceeded_at = models.DateTimeField(null=True, blank=True)
     meta_data = models.JSONField(default=dict, blank=True)
 
     tracker = FieldTracker()

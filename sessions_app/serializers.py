@@ -2,9 +2,10 @@
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from chargestations.models import Chargestation, Connector, Rate
+from chargestations.models import Chargestation, Connector, Protocol, Rate
 from chargestations.serializers import NestedListSerializer
 from organizations.serializers import (
     ApiModelSerializer,
@@ -60,6 +61,28 @@ class DriverSerializer(PublicModelSerializer):
         return value
 
 
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "integer"}, {"type": "string", "maxLength": 36}],
+        "nullable": True,
+        "description": "The OCPP transaction id: an integer for OCPP 1.6J, the charger's string for 2.0.1.",
+    }
+)
+class TransactionIdField(serializers.Field):
+    """A session's OCPP transaction id as its charger's protocol writes it (null before it starts)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, session: Session) -> int | str | None:
+        if session.transaction_id is None:
+            return None
+        value = str(session.transaction_id)
+        if value.isdigit() and session.chargestation.protocol == Protocol.OCPP16:
+            return int(value)
+        return value
+
+
 class CostSerializer(serializers.Serializer):
     """What the session costs so far, computed by the platform."""
 
@@ -82,6 +105,7 @@ class SessionSerializer(PublicModelSerializer):
     )
     rate = OrganizationScopedField(queryset=Rate.objects.all(), required=False, allow_null=True)
     cost = CostSerializer(source="*", read_only=True)
+    transaction_id = TransactionIdField()
 
     class Meta:
         model = Session

@@ -152,11 +152,11 @@ def test_start_transaction_starts_the_requested_session_and_a_repeat_changes_not
     second = transactions.transaction_start(**start)
 
     # Then that session started, once, on the connector's rate
-    assert first == second == (requested.pk, "Accepted")
+    assert first == second == (str(requested.pk), "Accepted")
     session = Session.objects.get(pk=requested.pk)
     assert (session.status, session.transaction_id, session.connector, session.rate) == (
         "started",
-        requested.pk,
+        str(requested.pk),
         network.connector,
         network.rate,
     )
@@ -181,7 +181,7 @@ def test_a_stop_for_an_unknown_or_ended_transaction_changes_nothing(network: Net
         chargestation_id=network.station.pk, transaction_id=transaction_id, meter_stop=999, timestamp=T0
     )
     transactions.transaction_stop(
-        chargestation_id=network.station.pk, transaction_id=123456, meter_stop=1, timestamp=T0
+        chargestation_id=network.station.pk, transaction_id="123456", meter_stop=1, timestamp=T0
     )
 
     assert events_after(before) == []

@@ -17,7 +17,7 @@ from rest_framework import serializers
 
 from chargestations.models import ConnectorStatus
 from organizations.serializers import JsonObjectField
-from sessions_app.serializers import CostSerializer
+from sessions_app.serializers import CostSerializer, TransactionIdField
 
 
 @extend_schema_field(OpenApiTypes.NUMBER)
@@ -63,7 +63,7 @@ class ConnectorStatusChangeSerializer(serializers.Serializer):
 class TransactionSerializer(serializers.Serializer):
     """A charging session as the charger knows it: a transaction on one of its connectors."""
 
-    transactionId = serializers.IntegerField(source="transaction_id", allow_null=True)
+    transactionId = TransactionIdField()
     chargeBoxId = _charge_box_id("chargestation.endpoint")
     connectorId = serializers.IntegerField(source="connector.connector_number", allow_null=True)
     idTag = serializers.CharField(source="id_tag", help_text="The token that authorized it.")

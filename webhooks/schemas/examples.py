@@ -57,7 +57,7 @@ def _example_rows(organization: Organization) -> dict[str, tuple[Model, Model]]:
         connector=connector,
         rate=rate,
         status="started",
-        transaction_id=12345,
+        transaction_id="12345",
         id_tag="EXAMPLE0001",
         metrics={"chargingStart": now.isoformat(), "meterStart": 0, "energyConsumed": 7400},
         energy_report={
