@@ -2,8 +2,6 @@
 
 from django.conf import settings
 
-SUBPROTOCOL = "ocpp1.6"
-
 
 def cancel_after() -> float:
     """Seconds a remotely started session may wait for its StartTransaction before it is cancelled."""

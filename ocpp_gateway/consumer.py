@@ -13,8 +13,8 @@ from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from ocpp_gateway import commands, conf, remote, stations
-from ocpp_gateway.charge_point import GatewayChargePoint, in_thread
+from ocpp_gateway import commands, conf, protocols, remote, stations
+from ocpp_gateway.charge_point import in_thread
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class _Frames:
 
 
 class OcppConsumer(AsyncWebsocketConsumer):
-    charge_point: GatewayChargePoint | None = None
+    charge_point: protocols.CentralSide | None = None
     connected_at: datetime | None = None
     group = ""
     endpoint = ""
@@ -43,18 +43,19 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.endpoint = str(self.scope["url_route"]["kwargs"]["endpoint"])
-        if conf.SUBPROTOCOL not in self.scope.get("subprotocols", []):
-            return await self._refuse("subprotocol")
         station = await in_thread(stations.chargestation_for_endpoint)(endpoint=self.endpoint)
         if station is None:
             return await self._refuse("unknown or inactive endpoint")
+        subprotocol = protocols.subprotocol_for(station.protocol)
+        if subprotocol is None or subprotocol not in self.scope.get("subprotocols", []):
+            return await self._refuse("subprotocol")
         self.group = commands.chargestation_group(public_id=station.public_id)
         # An older connection of this charger that we did not see close gives way to this one.
         await self.channel_layer.group_send(self.group, {"type": "ocpp.superseded"})
         await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept(subprotocol=conf.SUBPROTOCOL)
+        await self.accept(subprotocol=subprotocol)
         self.connected_at = await in_thread(stations.chargestation_connect)(chargestation_id=station.pk)
-        self.charge_point = GatewayChargePoint(
+        self.charge_point = protocols.CHARGE_POINTS[subprotocol](
             endpoint=self.endpoint,
             chargestation_id=station.pk,
             organization_id=station.organization_id,

@@ -7,6 +7,7 @@ test's thread (asgiref's thread-sensitive mode), on the test database.
 """
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any, TypeVar
@@ -15,7 +16,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from edrv_project.asgi import application
-from ocpp_gateway.simulator import Answers, SimulatedCharger
+from ocpp_gateway.simulator import SimulatedCharger
 
 T = TypeVar("T")
 
@@ -45,21 +46,37 @@ class CommunicatorConnection:
         return str(output["text"])
 
 
-def communicator_for(endpoint: str, subprotocols: tuple[str, ...] = ("ocpp1.6",)) -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, f"/ocpp/{endpoint}", subprotocols=list(subprotocols))
+def basic_auth(user: str, password: str) -> tuple[bytes, bytes]:
+    """The Authorization header of OCPP security profiles 1 and 2 (HTTP Basic)."""
+    return b"authorization", b"Basic " + base64.b64encode(f"{user}:{password}".encode())
+
+
+def communicator_for(
+    endpoint: str, subprotocols: tuple[str, ...] = ("ocpp1.6",), authorization_key: str | None = None
+) -> WebsocketCommunicator:
+    headers = [basic_auth(endpoint, authorization_key)] if authorization_key is not None else []
+    return WebsocketCommunicator(
+        application, f"/ocpp/{endpoint}", headers=headers, subprotocols=list(subprotocols)
+    )
 
 
 @asynccontextmanager
 async def charger_at(
-    endpoint: str, *, answers: Answers | None = None, auto_charge: dict[str, Any] | None = None
-) -> AsyncIterator[SimulatedCharger]:
-    """A charger connected to the gateway as `endpoint`, listening; disconnected on the way out."""
-    communicator = communicator_for(endpoint)
-    accepted, subprotocol = await communicator.connect(timeout=10)
-    assert (accepted, subprotocol) == (True, "ocpp1.6"), f"refused: {subprotocol}"
-    charger = SimulatedCharger(
-        endpoint, CommunicatorConnection(communicator), answers=answers, auto_charge=auto_charge
-    )
+    endpoint: str,
+    *,
+    authorization_key: str | None = None,
+    subprotocol: str = "ocpp1.6",
+    charger_class: Callable[..., Any] = SimulatedCharger,
+    **charger_options: Any,
+) -> AsyncIterator[Any]:
+    """A charger connected to the gateway as `endpoint`, listening; disconnected on the way out.
+
+    `charger_options` go to the charger class (`answers`, `auto_charge` for the simulators).
+    """
+    communicator = communicator_for(endpoint, (subprotocol,), authorization_key)
+    accepted, chosen = await communicator.connect(timeout=10)
+    assert (accepted, chosen) == (True, subprotocol), f"refused: {chosen}"
+    charger = charger_class(endpoint, CommunicatorConnection(communicator), **charger_options)
     listening = asyncio.create_task(charger.start())
     try:
         yield charger

@@ -54,6 +54,7 @@ class Network:
     rate: Rate
     driver: Driver
     tag: str
+    authorization_key: str | None = None  # the station's key (HTTP Basic password), once it has one
 
 
 def network_create(organization: Organization, **station: Any) -> Network:

@@ -89,7 +89,11 @@ def test_a_remote_start_and_a_remote_stop_run_a_session(
     assert stopping.status_code == 202 and stopping.json()["status"] == "started"
     assert stop == {"transaction_id": transaction_id}
     session = Session.objects.get(public_id=created.json()["_id"])
-    assert (session.status, session.transaction_id, session.id_tag) == ("ended", str(transaction_id), network.tag)
+    assert (session.status, session.transaction_id, session.id_tag) == (
+        "ended",
+        str(transaction_id),
+        network.tag,
+    )
     assert received(receiver, 5) == [
         "session.created",
         "session.started",

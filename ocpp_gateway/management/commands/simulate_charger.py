@@ -12,7 +12,6 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
-from ocpp_gateway.conf import SUBPROTOCOL
 from ocpp_gateway.simulator import SimulatedCharger
 
 
@@ -46,7 +45,7 @@ class Command(BaseCommand):
             "interval": options["interval"],
             "power_w": options["power"] * 1000,
         }
-        async with connect(url, subprotocols=[Subprotocol(SUBPROTOCOL)]) as websocket:
+        async with connect(url, subprotocols=[Subprotocol("ocpp1.6")]) as websocket:
             charger = SimulatedCharger(options["endpoint"], websocket, auto_charge=charge)
             listening = asyncio.create_task(charger.start())
             boot = await charger.boot()
