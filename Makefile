@@ -16,10 +16,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 # The product on the embedded defaults (SQLite, a folder as broker) unless DATABASE_URL /
-# REDIS_URL say otherwise: web on 127.0.0.1:8000, a Celery worker and beat. Ctrl-C stops all.
+# REDIS_URL say otherwise: web (uvicorn) on 127.0.0.1:8000, a Celery worker and beat. Ctrl-C stops all.
 run: export DEBUG ?= true
 run: export WEBHOOKS_ALLOWED_NETWORKS ?= 127.0.0.0/8,::1/128
 run: export WEBHOOKS_ALLOW_HTTP ?= true
+# Stations without an authorization key may connect (development only); the demo's chargers have keys.
+run: export OCPP_ALLOW_UNSECURED ?= true
 # Where every process of the run counts for /metrics (settings); a new run counts from zero.
 run: export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/prometheus
 run: $(STAMP)

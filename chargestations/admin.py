@@ -58,6 +58,10 @@ class ChargestationForm(forms.ModelForm):
 
 @admin.register(Chargestation)
 class ChargestationAdmin(TenantOwnedAdmin):
+    """The key a charger connects with is never shown here, nor its hash: only whether there is one and
+    since when. Its organization's developers generate it (API, dashboard), where it is shown once; the
+    platform's operators have no business holding a customer's charger secrets."""
+
     form = ChargestationForm
     list_display = (
         "endpoint",
@@ -80,8 +84,14 @@ class ChargestationAdmin(TenantOwnedAdmin):
         "last_connect_at",
         "last_disconnect_at",
         "last_message_at",
+        "authorization_key",
+        "authorization_key_set_at",
     )
     inlines = (ConnectorInline,)
+
+    @admin.display(description="Authorization key", boolean=True)
+    def authorization_key(self, station: Chargestation) -> bool:
+        return station.has_authorization_key
 
 
 @admin.register(Connector)

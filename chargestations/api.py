@@ -4,18 +4,25 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from chargestations import selectors, services
 from chargestations.models import Chargestation, Connector, ConnectorStatus, Location, Rate
 from chargestations.serializers import (
+    AuthorizationKeySerializer,
     ChargestationSerializer,
     ConnectorSerializer,
     LocationSerializer,
     RateSerializer,
 )
 from organizations.api import OrganizationScopedViewSet
+from organizations.audit import actor_of
 from organizations.models import Scope
+from organizations.serializers import DetailSerializer
 
 NAME_ORDERING = {"createdAt": "created_at", "updatedAt": "updated_at", "name": "name"}
 
@@ -108,6 +115,28 @@ class ChargestationViewSet(OrganizationScopedViewSet):
 
     def perform_destroy(self, instance: Chargestation) -> None:
         services.chargestation_delete(chargestation=instance)
+
+    @extend_schema(
+        summary="Generate the chargestation's authorization key; the answer shows it, once",
+        description="The charger connects to `wss://<host>/ocpp/<endpoint>` with HTTP Basic authentication: "
+        "user the station's `endpoint`, password this key (OCPP security profiles 1 and 2; OCPP 1.6's "
+        "`AuthorizationKey` configuration key takes the key's UTF-8 bytes in hex, OCPP 2.0.1's "
+        "`BasicAuthPassword` the key as it is). Only a hash is kept: the key is in this answer only. "
+        "A new key replaces the old one, which no longer connects; a charger connected with it stays "
+        "connected until it reconnects. Raises no webhook event.",
+        request=None,
+        responses={
+            201: AuthorizationKeySerializer,
+            404: OpenApiResponse(DetailSerializer, "No such chargestation in this organization."),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="authorization-key")
+    def authorization_key(self, request: Request, **kwargs: Any) -> Response:
+        key = services.chargestation_authorization_key_generate(
+            chargestation=self.get_object(), actor=actor_of(request)
+        )
+        answer = AuthorizationKeySerializer({"authorizationKey": key}).data
+        return Response(answer, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
 
 @extend_schema(tags=["connectors"])

@@ -113,6 +113,11 @@ class ChargestationSerializer(PublicModelSerializer):
 
     location = OrganizationScopedField(queryset=Location.objects.all())
     connectors = ConnectorSerializer(many=True, read_only=True)
+    has_authorization_key = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether the charger must connect with an authorization key (HTTP Basic password). "
+        "The key itself is shown once, by `POST /chargestations/:id/authorization-key`.",
+    )
 
     class Meta:
         model = Chargestation
@@ -136,6 +141,8 @@ class ChargestationSerializer(PublicModelSerializer):
             "last_connect_at",
             "last_disconnect_at",
             "last_message_at",
+            "has_authorization_key",
+            "authorization_key_set_at",
             "meta_data",
             "connectors",
             "createdAt",
@@ -153,9 +160,17 @@ class ChargestationSerializer(PublicModelSerializer):
             "last_connect_at",
             "last_disconnect_at",
             "last_message_at",
+            "authorization_key_set_at",
         ]
         # Endpoint uniqueness is global and checked by the service ("already in use").
         extra_kwargs = {"endpoint": {"validators": [endpoint_validator]}}
+
+
+class AuthorizationKeySerializer(serializers.Serializer):
+    authorizationKey = serializers.CharField(
+        read_only=True,
+        help_text="20 letters and digits: the charger's HTTP Basic password. Shown in this answer only.",
+    )
 
 
 class PriceComponentSerializer(ApiModelSerializer):

@@ -13,8 +13,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils import timezone
 
+from chargestations.authorization_keys import authorization_key_hash, authorization_key_new
 from chargestations.models import (
+    MIN_HEARTBEAT_INTERVAL,
     Chargestation,
     Connector,
     ConnectorFormat,
@@ -27,6 +30,7 @@ from chargestations.models import (
     Rate,
 )
 from edrv_project.writes import children_replace, model_assign, model_save_unique
+from organizations.audit import Actor, audit_record
 from organizations.models import Organization
 
 LOCATION_FIELDS = (
@@ -120,6 +124,11 @@ def _chargestation_save(chargestation: Chargestation) -> None:
     organization_match_check(
         organization_id=chargestation.organization_id, related=chargestation.location, field="location"
     )
+    # The front doors validate it too; a shorter interval would make every charger frame a write.
+    if chargestation.heartbeat_interval < MIN_HEARTBEAT_INTERVAL:
+        raise ValidationError(
+            {"heartbeat_interval": f"Ensure this value is greater than or equal to {MIN_HEARTBEAT_INTERVAL}."}
+        )
     # Endpoints are unique across organizations (a charger's URL names no organization); the
     # message says it is taken without saying by whom.
     taken = f'The endpoint "{chargestation.endpoint}" is already in use.'
@@ -166,6 +175,32 @@ def chargestation_update(*, chargestation: Chargestation, data: Mapping[str, Any
     if model_assign(instance=chargestation, data=data, fields=CHARGESTATION_FIELDS):
         _chargestation_save(chargestation)
     return chargestation
+
+
+@transaction.atomic
+def chargestation_authorization_key_generate(
+    *, chargestation: Chargestation, actor: Actor | None = None
+) -> str:
+    """Give the station a new authorization key, replacing any other, and return it: the only time it
+    can be read, since only its hash is kept.
+
+    The old key no longer opens a connection; a charger connected with it stays connected (over that
+    connection its operator may send it the new key). Raises no webhook event: the catalog's
+    `chargestation.updated` is about other fields, and the key is no one's business but the charger's.
+    """
+    key = authorization_key_new()
+    replaced = chargestation.has_authorization_key
+    chargestation.authorization_key_hash = authorization_key_hash(key)
+    chargestation.authorization_key_set_at = timezone.now()
+    chargestation.save(update_fields=["authorization_key_hash", "authorization_key_set_at", "updated_at"])
+    audit_record(
+        organization=chargestation.organization,
+        action="chargestation.authorization_key_generated",
+        actor=actor,
+        target_id=chargestation.public_id,
+        changes={"endpoint": chargestation.endpoint, "replaced": replaced},
+    )
+    return key
 
 
 @transaction.atomic

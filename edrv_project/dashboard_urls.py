@@ -7,7 +7,7 @@ slash (webhooks.delivery.alerts), which CommonMiddleware's APPEND_SLASH redirect
 from django.contrib.auth.views import LogoutView
 from django.urls import path, re_path
 
-from chargestations.views import ChargestationListView, LocationListView
+from chargestations.views import ChargestationDetailView, ChargestationListView, LocationListView
 from edrv_project.overview import OverviewView
 from organizations.views import (
     ApiKeyRevokeView,
@@ -20,6 +20,8 @@ from organizations.views import (
 )
 from sessions_app.views import SessionListView
 from webhooks.dashboard import views as webhooks
+from webhooks.dashboard.deliveries import DeliveryDetailView, DeliveryLiveView
+from webhooks.dashboard.event_log import EventLogView
 from webhooks.dashboard.event_types import EventTypeDetailView, EventTypeListView
 
 ENDPOINT = r"^developers/webhooks/(?P<wh_id>wh_[0-9A-Za-z]+)/"
@@ -38,6 +40,11 @@ urlpatterns = [
     path("logout/", LogoutView.as_view(), name="logout"),
     path("locations/", LocationListView.as_view(), name="locations"),
     path("chargestations/", ChargestationListView.as_view(), name="chargestations"),
+    re_path(
+        r"^chargestations/(?P<station_id>[0-9A-Za-z]{1,40})/$",
+        ChargestationDetailView.as_view(),
+        name="chargestation",
+    ),
     path("sessions/", SessionListView.as_view(), name="sessions"),
     path("developers/api-keys/", ApiKeysView.as_view(), name="api-keys"),
     # Database ids: at most 18 digits, so that a longer one is a 404 rather than an out-of-range query.
@@ -54,6 +61,7 @@ urlpatterns = [
     path("developers/webhooks/", webhooks.EndpointListView.as_view(), name="dashboard-webhooks"),
     path("developers/webhooks/new", webhooks.EndpointCreateView.as_view(), name="dashboard-webhook-new"),
     path("developers/event-types/", EventTypeListView.as_view(), name="dashboard-event-types"),
+    path("developers/events/", EventLogView.as_view(), name="dashboard-events"),
     path(
         "developers/event-types/<str:type_name>", EventTypeDetailView.as_view(), name="dashboard-event-type"
     ),
@@ -63,6 +71,12 @@ urlpatterns = [
     *(
         re_path(ENDPOINT + f"{action}$", view.as_view(), name=f"dashboard-webhook-{action}")
         for action, view in ENDPOINT_ACTIONS.items()
+    ),
+    re_path(ENDPOINT + "live$", DeliveryLiveView.as_view(), name="dashboard-webhook-live"),
+    re_path(
+        ENDPOINT + r"deliveries/(?P<delivery_id>[0-9]{1,18})/$",
+        DeliveryDetailView.as_view(),
+        name="dashboard-webhook-delivery",
     ),
     re_path(
         ENDPOINT + r"deliveries/(?P<delivery_id>[0-9]{1,18})/resend$",

@@ -1,8 +1,11 @@
 """The demo network `make run` starts with: one organization, its login, a small network.
 
 Idempotent by natural keys (names, endpoints, emails, tokens): a second run finds every object
-and creates none, and it never edits what an operator may have changed since. Objects are made
-with `objects.create` (never bulk_create) so that model signals, hence webhooks, see them.
+and creates none, and it never edits what an operator may have changed since, but for two secrets
+that cannot be shown twice: every run issues a new API key and gives each demo charger a new
+authorization key (the old ones stop working; a charger connected with one stays connected), so that
+the commands it prints work. Objects are made with `objects.create` (never bulk_create) so that
+model signals, hence webhooks, see them.
 """
 
 from collections import Counter
@@ -26,6 +29,7 @@ from chargestations.models import (
     PriceComponentType,
     Rate,
 )
+from chargestations.services import chargestation_authorization_key_generate
 from organizations.models import Membership, Organization, Plan, Role
 from organizations.services import api_key_create
 from sessions_app.models import Driver, IdTag, TokenType
@@ -74,12 +78,15 @@ class DemoSeed:
     organization: Organization
     raw_key: str
     created: Counter[str] = field(default_factory=Counter)
+    charger_keys: dict[str, str] = field(default_factory=dict)  # endpoint: authorization key
 
 
 @transaction.atomic
 def demo_seed() -> DemoSeed:
-    """Make sure the demo network exists; always issue a new API key, since none can be shown twice."""
+    """Make sure the demo network exists; always issue a new API key and new charger keys, since none
+    can be shown twice."""
     created: Counter[str] = Counter()
+    charger_keys: dict[str, str] = {}
     organization = _ensure(
         Organization,
         created,
@@ -118,6 +125,7 @@ def demo_seed() -> DemoSeed:
         )
         if station.organization_id != organization.pk:
             raise CommandError(f"Chargestation {endpoint} exists in another organization; remove it first.")
+        charger_keys[endpoint] = chargestation_authorization_key_generate(chargestation=station)
         for number, spec in enumerate(connectors, start=1):
             _ensure(
                 Connector,
@@ -139,7 +147,7 @@ def demo_seed() -> DemoSeed:
             defaults={"driver": driver, "type": TokenType.RFID},
         )
     _, raw_key = api_key_create(organization=organization, name=API_KEY_NAME)
-    return DemoSeed(organization=organization, raw_key=raw_key, created=created)
+    return DemoSeed(organization=organization, raw_key=raw_key, created=created, charger_keys=charger_keys)
 
 
 def _ensure(model: type[M], created: Counter[str], *, lookup: dict[str, Any], defaults: dict[str, Any]) -> M:

@@ -7,9 +7,9 @@ Which address counts: the TCP peer (REMOTE_ADDR) when the request carries no X-F
 carries one, the peer must be a proxy of METRICS_TRUSTED_PROXIES, and the client is the right-most
 address of the header that is not one of those proxies (each proxy appends the address it received the
 request from; whatever is left of that, the client wrote). A request with the header from any other peer
-is admitted by token only: the header is the client's own word, and under `daphne --proxy-headers`
-REMOTE_ADDR itself was taken from it (daphne keeps no trace of the peer in the ASGI scope then), so the
-address that looks like the peer may be the client's invention.
+is admitted by token only: the header is the client's own word, and behind a proxy uvicorn believes
+(its `--forwarded-allow-ips`) REMOTE_ADDR itself was taken from it (uvicorn keeps no trace of the peer
+in the ASGI scope then), so the address that looks like the peer may not be the peer's.
 """
 
 import hmac

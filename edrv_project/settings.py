@@ -72,7 +72,6 @@ SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1]) if _proxy
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 INSTALLED_APPS = [
-    "daphne",  # first: `runserver` then serves the ASGI app (HTTP and the OCPP WebSockets)
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -366,6 +365,15 @@ OCPP_COMMAND_TIMEOUT = env.float("OCPP_COMMAND_TIMEOUT", default=30)
 OCPP_EV_CHARGED_AFTER = env.float("OCPP_EV_CHARGED_AFTER", default=300)
 OCPP_EV_CHARGED_MAX_POWER = env.float("OCPP_EV_CHARGED_MAX_POWER", default=100)
 OCPP_SILENCE_FACTOR = env.float("OCPP_SILENCE_FACTOR", default=2)
+# Chargers authenticate with HTTP Basic (ocpp_gateway.auth): a station that has no authorization key may
+# connect without one only when this is on, for development (`make run` turns it on). A station that has a
+# key always needs it.
+OCPP_ALLOW_UNSECURED = env.bool("OCPP_ALLOW_UNSECURED", default=False)
+# Seconds a refused charger handshake waits before its answer at the third failure within 5 minutes for one
+# endpoint or client address, doubling with each further one up to 30 times this. Never a correct key's.
+OCPP_REFUSAL_DELAY = env.float("OCPP_REFUSAL_DELAY", default=1)
+# Seconds between checks of the time ceilings of sessions whose charger sends no meter values.
+OCPP_CEILINGS_CHECK_INTERVAL = env.float("OCPP_CEILINGS_CHECK_INTERVAL", default=15)
 
 CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep": {
@@ -375,4 +383,8 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-purge": {"task": "webhooks.outbox_purge", "schedule": 3600.0},
     "ocpp-silence-check": {"task": "ocpp_gateway.tasks.chargestations_silent_offline", "schedule": 60.0},
     "ocpp-cancel-overdue": {"task": "ocpp_gateway.tasks.sessions_cancel_overdue", "schedule": 30.0},
+    "ocpp-time-ceilings": {
+        "task": "ocpp_gateway.tasks.sessions_time_ceiling_check",
+        "schedule": OCPP_CEILINGS_CHECK_INTERVAL,
+    },
 }

@@ -1,108 +1,42 @@
-"""The central system's side of one charger connection: the `ocpp` package's v1.6 ChargePoint.
+"""The central system's side of one OCPP 1.6J charger connection: the `ocpp` package's v1.6 ChargePoint.
 
 Each `@on` handler turns a charger message into one service call (run in a thread: services are
 synchronous Django code) and answers. Invalid payloads never reach a handler: the package checks
 them against the OCPP schemas and answers a CallError itself, the connection staying up. Messages
-that are not OCPP-J at all get a CallError here (the package would only log them).
+that are not OCPP-J at all get a CallError too (`central`).
 """
 
-import json
-import logging
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
-from channels.db import database_sync_to_async
-from ocpp.exceptions import OCPPError, PropertyConstraintViolationError, UnknownCallErrorCodeError
-from ocpp.messages import CallError, unpack
+from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import Action, AuthorizationStatus, ChargePointStatus, RegistrationStatus
 
-from ocpp_gateway import commands, conf, stations, transactions
+from ocpp_gateway import commands, stations, transactions
+from ocpp_gateway.central import CentralChargePoint, in_thread, now
 from ocpp_gateway.meter import charger_time, readings_parse
-
-logger = logging.getLogger(__name__)
-# Every frame in and out, as the ocpp package logs them (INFO): silence this logger to quiet them.
-frames_logger = logging.getLogger("ocpp_gateway.frames")
-
-T = TypeVar("T")
-
-
-class Connection(Protocol):
-    async def send(self, message: str) -> None: ...
-
-
-def in_thread(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
-    """A service, run where Django's database code may run (and its connections are tidied)."""
-    return database_sync_to_async(function)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _unique_id(raw: str) -> str:
-    """The message id of a message we could not read, when there is one; OCPP's "-1" otherwise."""
-    try:
-        message = json.loads(raw)
-    except ValueError:
-        return "-1"
-    if isinstance(message, list) and len(message) > 1 and isinstance(message[1], str):
-        return message[1]
-    return "-1"
 
 
 def _text(value: int | None) -> str | None:
     return None if value is None else str(value)
 
 
-class GatewayChargePoint(ChargePoint):
-    def __init__(
-        self,
-        *,
-        endpoint: str,
-        chargestation_id: int,
-        organization_id: int,
-        heartbeat_interval: int,
-        connection: Connection,
-    ) -> None:
-        super().__init__(endpoint, connection, response_timeout=conf.command_timeout(), logger=frames_logger)
-        self.chargestation_id = chargestation_id
-        self.organization_id = organization_id
-        self.heartbeat_interval = heartbeat_interval
-
-    async def route_message(self, raw_msg: str) -> None:
-        try:
-            unpack(raw_msg)
-        except OCPPError as error:
-            logger.info("ocpp.message.unreadable", extra={"endpoint": self.id, "error": error.code})
-            reply = CallError(_unique_id(raw_msg), error.code, error.description, error.details)
-            await self._send(reply.to_json())
-            return
-        await super().route_message(raw_msg)
-
+class GatewayChargePoint(CentralChargePoint, ChargePoint):
     async def command_run(self, *, action: str, payload: dict[str, Any]) -> tuple[bool, str]:
         """Call the charger; (accepted, why not). Awaits its answer: run it as a task of its own.
 
-        `payload` is the gateway's, whatever the protocol: `id_tag` and `connector_id` to start,
-        `transaction_id` (a string) to stop.
+        `payload` is the gateway's, whatever the protocol (`remote`): `id_tag`, `connector_id` when
+        there is one, and `remote_start_id` (unused in 1.6J) to start; `transaction_id` to stop.
         """
-        request = (
-            call.RemoteStartTransaction(**payload)
-            if action == commands.REMOTE_START
-            else call.RemoteStopTransaction(transaction_id=int(payload["transaction_id"]))
-        )
-        try:
-            result = await self.call(request, suppress=False)
-        except TimeoutError:
-            return False, f"The chargestation did not answer within {self._response_timeout:g} seconds."
-        except (OCPPError, UnknownCallErrorCodeError) as error:
-            return False, f"The chargestation answered with an error: {error}"[:200]
-        if result.status == "Accepted":
-            return True, ""
-        return False, f"The chargestation answered {result.status}."
+        if action == commands.REMOTE_START:
+            request = call.RemoteStartTransaction(
+                id_tag=payload["id_tag"], connector_id=payload.get("connector_id")
+            )
+        else:
+            request = call.RemoteStopTransaction(transaction_id=int(payload["transaction_id"]))
+        return await self.command_call(request)
 
     async def _tag_status(self, id_tag: str) -> AuthorizationStatus:
         status = await in_thread(transactions.id_tag_status)(
@@ -124,13 +58,13 @@ class GatewayChargePoint(ChargePoint):
         )
         self.heartbeat_interval = station.heartbeat_interval
         return call_result.BootNotification(
-            current_time=_now(), interval=station.heartbeat_interval, status=RegistrationStatus.accepted
+            current_time=now(), interval=station.heartbeat_interval, status=RegistrationStatus.accepted
         )
 
     @on(Action.heartbeat)
     async def on_heartbeat(self, **kwargs: Any) -> call_result.Heartbeat:
         # The consumer records every message's time, this one included.
-        return call_result.Heartbeat(current_time=_now())
+        return call_result.Heartbeat(current_time=now())
 
     @on(Action.status_notification)
     async def on_status_notification(

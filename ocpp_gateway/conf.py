@@ -26,3 +26,16 @@ def ev_charged_max_power() -> float:
 def silence_factor() -> float:
     """A charger silent for this many heartbeat intervals is offline."""
     return float(getattr(settings, "OCPP_SILENCE_FACTOR", 2))
+
+
+def allow_unsecured() -> bool:
+    """Whether a station that has no authorization key may connect without one: development only.
+
+    A station that has a key always needs it, whatever this says.
+    """
+    return bool(getattr(settings, "OCPP_ALLOW_UNSECURED", False))
+
+
+def refusal_delay() -> float:
+    """Seconds a refused handshake waits before its answer, from the third failure on (ocpp_gateway.auth)."""
+    return float(getattr(settings, "OCPP_REFUSAL_DELAY", 1))

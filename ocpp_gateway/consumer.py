@@ -3,6 +3,12 @@
 Channels hands this consumer the charger's frames and the channel layer's messages one at a
 time, on one loop. A command therefore runs as a task of its own: awaited here, the charger's
 answer (a frame) could never be read, since reading it is this loop's next step.
+
+The handshake authenticates the charger (`auth`) before anything else: a refused one is answered
+before the socket is accepted, without a word to the channel layer (a connected charger of the same
+station is left alone) and without a write (no event). It is an HTTP 401 asking for Basic credentials
+where the server offers ASGI's denial response (`websocket.http.response`, as uvicorn does); elsewhere
+the server answers a closed handshake with a 403.
 """
 
 import asyncio
@@ -13,12 +19,20 @@ from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from ocpp_gateway import commands, conf, protocols, remote, stations
+from ocpp_gateway import auth, commands, conf, protocols, remote, stations
 from ocpp_gateway.charge_point import in_thread
 
 logger = logging.getLogger(__name__)
 
 GROUP_REFRESH = 3600.0  # seconds; a Redis channel layer forgets group members after a day
+DENIAL_EXTENSION = "websocket.http.response"
+UNAUTHORIZED_HEADERS = [
+    (b"www-authenticate", b'Basic realm="OCPP"'),
+    (b"content-type", b"text/plain; charset=utf-8"),
+]
+UNAUTHORIZED_BODY = (
+    b"Connect with HTTP Basic authentication: the chargestation's endpoint and its authorization key.\n"
+)
 
 
 class _Frames:
@@ -44,8 +58,11 @@ class OcppConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.endpoint = str(self.scope["url_route"]["kwargs"]["endpoint"])
         station = await in_thread(stations.chargestation_for_endpoint)(endpoint=self.endpoint)
-        if station is None:
-            return await self._refuse("unknown or inactive endpoint")
+        refusal = auth.handshake_refusal(
+            station=station, endpoint=self.endpoint, headers=self.scope["headers"]
+        )
+        if refusal is not None or station is None:
+            return await self._refuse_unauthorized(refusal or "unknown or inactive endpoint")
         subprotocol = protocols.subprotocol_for(station.protocol)
         if subprotocol is None or subprotocol not in self.scope.get("subprotocols", []):
             return await self._refuse("subprotocol")
@@ -67,8 +84,30 @@ class OcppConsumer(AsyncWebsocketConsumer):
         logger.info("ocpp.connection.opened", extra={"endpoint": self.endpoint})
 
     async def _refuse(self, reason: str) -> None:
-        logger.info("ocpp.handshake.refused", extra={"endpoint": self.endpoint, "reason": reason})
+        logger.info(
+            "ocpp.handshake.refused",
+            extra={"endpoint": self.endpoint, "reason": reason, "address": self._address()},
+        )
         await self.close()
+
+    async def _refuse_unauthorized(self, reason: str) -> None:
+        """Refuse a charger that did not prove it is the station, once its wait (`auth`) is over."""
+        delay = await auth.refusal_delay(endpoint=self.endpoint, address=self._address())
+        logger.info(
+            "ocpp.handshake.refused",
+            extra={"endpoint": self.endpoint, "reason": reason, "address": self._address(), "delay": delay},
+        )
+        await asyncio.sleep(delay)
+        if DENIAL_EXTENSION not in (self.scope.get("extensions") or {}):
+            return await self.close()
+        await self.base_send(
+            {"type": "websocket.http.response.start", "status": 401, "headers": UNAUTHORIZED_HEADERS}
+        )
+        await self.base_send({"type": "websocket.http.response.body", "body": UNAUTHORIZED_BODY})
+
+    def _address(self) -> str:
+        client = self.scope.get("client")
+        return str(client[0]) if client else ""
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.charge_point is None or self.connected_at is None:
@@ -91,7 +130,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
         await self._offline()
-        logger.info("ocpp.connection.closed", extra={"endpoint": self.endpoint, "code": code})
+        if self.charge_point is not None:  # a refused handshake never opened
+            logger.info("ocpp.connection.closed", extra={"endpoint": self.endpoint, "code": code})
 
     async def _offline(self) -> None:
         """This connection is over: offline, once (close and silence may both get here)."""

@@ -1,4 +1,9 @@
-"""OCPP 1.6 meter values and timestamps, read into the units sessions work in (W, Wh, A, %)."""
+"""OCPP meter values and timestamps, read into the units sessions work in (W, Wh, A, %).
+
+The two versions sample alike (a measurand, defaulting to the energy register; a phase; a value),
+but 1.6 writes the value as a string with a `unit`, and 2.0.1 as a number with a `unit_of_measure`
+(`unit`, and a power-of-ten `multiplier`).
+"""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -24,9 +29,14 @@ def charger_time(value: str | None) -> datetime:
 
 
 def _number(sample: dict[str, Any]) -> float | None:
+    measure = sample.get("unit_of_measure")
+    if isinstance(measure, dict):  # 2.0.1
+        unit, multiplier = measure.get("unit", ""), measure.get("multiplier", 0)
+    else:
+        unit, multiplier = sample.get("unit", ""), 0
     try:
-        return float(sample["value"]) * SCALE.get(sample.get("unit", ""), 1.0)
-    except (KeyError, TypeError, ValueError):
+        return float(sample["value"]) * 10.0 ** int(multiplier) * SCALE.get(unit, 1.0)
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
 
 
@@ -42,9 +52,9 @@ def _combine(samples: list[tuple[str | None, float]], per_phase: str) -> float |
 
 
 def readings_parse(meter_values: list[dict[str, Any]]) -> list[MeterReading]:
-    """MeterValues' `meter_value` (keys snake_cased by the ocpp package) as one reading per moment.
+    """A `meter_value` list (keys snake_cased by the ocpp package) as one reading per moment.
 
-    Signed data and measurands we do not use are skipped.
+    1.6's signed data (2.0.1 signs beside the value) and measurands we do not use are skipped.
     """
     readings = []
     for moment in meter_values:
@@ -64,3 +74,9 @@ def readings_parse(meter_values: list[dict[str, Any]]) -> list[MeterReading]:
             )
         )
     return readings
+
+
+def energy_register(readings: list[MeterReading]) -> float | None:
+    """The latest energy register (Wh) among these readings; None when none has one."""
+    registers = [r for r in readings if r.energy_wh is not None]
+    return max(registers, key=lambda r: r.timestamp).energy_wh if registers else None

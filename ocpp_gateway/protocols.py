@@ -4,7 +4,9 @@ each has its ChargePoint class (the central system's side of one connection)."""
 from typing import Any, Protocol
 
 from chargestations.models import Protocol as StationProtocol
-from ocpp_gateway.charge_point import Connection, GatewayChargePoint
+from ocpp_gateway.central import Connection
+from ocpp_gateway.charge_point import GatewayChargePoint
+from ocpp_gateway.charge_point_v201 import GatewayChargePoint201
 
 
 class CentralSide(Protocol):
@@ -30,9 +32,12 @@ class CentralSideClass(Protocol):
     ) -> CentralSide: ...
 
 
-SUBPROTOCOLS: dict[str, str] = {StationProtocol.OCPP16: "ocpp1.6"}
+SUBPROTOCOLS: dict[str, str] = {StationProtocol.OCPP16: "ocpp1.6", StationProtocol.OCPP201: "ocpp2.0.1"}
 
-CHARGE_POINTS: dict[str, CentralSideClass] = {"ocpp1.6": GatewayChargePoint}
+CHARGE_POINTS: dict[str, CentralSideClass] = {
+    "ocpp1.6": GatewayChargePoint,
+    "ocpp2.0.1": GatewayChargePoint201,
+}
 
 
 def subprotocol_for(protocol: str) -> str | None:

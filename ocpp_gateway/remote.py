@@ -32,7 +32,8 @@ def session_start_request(session_id: int) -> None:
     if session is None or session.status != SessionStatus.CREATED:
         return
     station = session.chargestation
-    payload: dict[str, object] = {"id_tag": session.id_tag}
+    # Whatever the protocol: 2.0.1 also sends `remote_start_id`, which its transaction quotes back.
+    payload: dict[str, object] = {"id_tag": session.id_tag, "remote_start_id": session.pk}
     if session.connector is not None:
         payload["connector_id"] = session.connector.connector_number
     if not station.active or not station.online:

@@ -1,4 +1,5 @@
-"""Where chargers connect: `ws(s)://<host>/ocpp/<chargestation endpoint>`, subprotocol ocpp1.6."""
+"""Where chargers connect: `ws(s)://<host>/ocpp/<chargestation endpoint>`, with the station's protocol as
+subprotocol and HTTP Basic authentication (`auth`)."""
 
 from django.urls import re_path
 

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from ocpp_gateway import remote, stations
+from ocpp_gateway import ceilings, remote, stations
 
 
 @shared_task(ignore_result=True)
@@ -21,3 +21,9 @@ def sessions_cancel_overdue() -> None:
 def chargestations_silent_offline() -> None:
     """Beat: offline the stations silent past twice their heartbeat (their gateway process died)."""
     stations.chargestations_silent_offline()
+
+
+@shared_task(ignore_result=True)
+def sessions_time_ceiling_check() -> None:
+    """Beat: time ceilings reached without a meter value to tell (marked, and the charger asked to stop)."""
+    ceilings.sessions_time_ceiling_check()

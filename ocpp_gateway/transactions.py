@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
 from chargestations.models import Chargestation, Connector
-from ocpp_gateway import conf
+from ocpp_gateway import ceilings, conf
 from ocpp_gateway.stations import connector_for
 from sessions_app import costs
 from sessions_app.models import IdTag, Session, SessionStatus
@@ -69,11 +69,13 @@ def transaction_start(
     meter_start: int,
     timestamp: datetime,
     transaction_id: str | None = None,
+    requested_session_id: int | None = None,
 ) -> tuple[str, str]:
     """A transaction started: start the session we asked for, or open one; (transaction id, tag status).
 
     OCPP 1.6J lets us number transactions (the session's id, `transaction_id` None); in 2.0.1 the
-    charger names them. A charger that repeats a start whose answer it lost gets the same one.
+    charger names them, and quotes the remote start it answers (`requested_session_id`, which wins
+    over a match by tag). A charger that repeats a start whose answer it lost gets the same one.
     """
     station = Chargestation.objects.get(pk=chargestation_id)
     status = id_tag_status(organization_id=station.organization_id, chargestation_id=station.pk, token=id_tag)
@@ -92,9 +94,12 @@ def transaction_start(
     )
     if repeated is not None and repeated.transaction_id is not None:
         return repeated.transaction_id, status
+    requested = Session.objects.select_for_update().filter(
+        chargestation=station, status=SessionStatus.CREATED
+    )
     session = (
-        Session.objects.select_for_update()
-        .filter(chargestation=station, status=SessionStatus.CREATED, id_tag=id_tag)
+        (requested.filter(pk=requested_session_id).first() if requested_session_id is not None else None)
+        or requested.filter(id_tag=id_tag)
         .filter(Q(connector__isnull=True) | Q(connector=connector))
         .order_by("created_at")
         .first()
@@ -192,7 +197,8 @@ def transaction_meter(
     transaction_id: str | None,
     readings: list[MeterReading],
 ) -> None:
-    """MeterValues: the latest reading, running metrics and cost; then the car full, once."""
+    """MeterValues: the latest reading, running metrics and cost; then the car full, and each ceiling
+    reached (the charger is then asked to stop), once."""
     session = _running(
         chargestation_id=chargestation_id, transaction_id=transaction_id, connector_number=connector_number
     )
@@ -213,6 +219,7 @@ def transaction_meter(
     if full_at is not None and session.ev_charged_at is None:
         session.ev_charged_at = full_at
         session.save(update_fields=["ev_charged_at", "updated_at"])
+    ceilings.session_ceilings_check(session=session, at=latest.timestamp)
 
 
 @transaction.atomic

@@ -260,7 +260,8 @@ class ApiKeyViewSet(
     list=extend_schema(
         summary="List the organization's audit entries, newest first",
         description="Who created, changed, enabled, disabled or deleted a webhook, revealed or rotated its "
-        "secret, created or revoked an API key, added, changed or removed a member. Needs a `*` key.",
+        "secret, created or revoked an API key, added, changed or removed a member, generated a "
+        "chargestation's authorization key. Needs a `*` key.",
         parameters=[
             OpenApiParameter(
                 "action", str, description="Only entries of this action (e.g. `webhook.created`)."

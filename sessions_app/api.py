@@ -27,6 +27,15 @@ class DriverFilter(filters.FilterSet):
         fields = ["active", "email", "token"]
 
 
+CEILINGS_HELP = (
+    "`ceilings` (`energy` Wh, `time` seconds, `cost` in the session's currency) stop the session: "
+    "when metering reaches one, `session.stop_<energy|time|cost>_ceiling_exceeded` is raised once and "
+    "the chargestation is asked to stop. They are replaced whole (null or {} removes them) and fixed "
+    "once the session is over. A ceiling set below what is already metered is reached at the next "
+    "meter value (a time ceiling also by the periodic check, within `OCPP_CEILINGS_CHECK_INTERVAL`)."
+)
+
+
 class SessionFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=SessionStatus.choices)
     user = filters.CharFilter(field_name="driver__public_id", help_text="A user's _id.")
@@ -83,8 +92,10 @@ class DriverViewSet(OrganizationScopedViewSet):
     create=extend_schema(
         description="Starts charging: the session is created and its chargestation is sent a remote "
         "start. `session.started` follows, or `session.start_failure` (offline, refused, no answer), "
-        "or `session.cancelled` when charging does not start within 120 seconds."
+        "or `session.cancelled` when charging does not start within 120 seconds. " + CEILINGS_HELP
     ),
+    update=extend_schema(description=CEILINGS_HELP),
+    partial_update=extend_schema(description=CEILINGS_HELP),
 )
 class SessionViewSet(OrganizationScopedViewSet):
     """Charging sessions. Status, metering and cost are written by the charger gateway."""
@@ -118,7 +129,9 @@ class SessionViewSet(OrganizationScopedViewSet):
         return Response(self.get_serializer(session).data, status=status.HTTP_202_ACCEPTED)
 
     def perform_update(self, serializer: Any) -> None:
-        services.session_update(session=serializer.instance, data=serializer.validated_data)
+        serializer.instance = services.session_update(
+            session=serializer.instance, data=serializer.validated_data
+        )
 
     def perform_destroy(self, instance: Session) -> None:
         services.session_delete(session=instance)

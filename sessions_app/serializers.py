@@ -1,5 +1,7 @@
 """The API representation of drivers ("users") and sessions (also the `data` of their webhooks)."""
 
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -13,9 +15,12 @@ from organizations.serializers import (
     OrganizationScopedField,
     PublicModelSerializer,
 )
+from sessions_app.ceilings import KINDS
 from sessions_app.models import Driver, IdTag, Session
 
 MAX_ID_TAGS = 50
+MAX_ENERGY_CEILING = 10_000_000  # Wh: 10 MWh, past any battery
+MAX_TIME_CEILING = 30 * 24 * 3600  # seconds: 30 days
 
 
 class IdTagSerializer(ApiModelSerializer):
@@ -90,6 +95,51 @@ class CostSerializer(serializers.Serializer):
     currency = serializers.CharField(read_only=True)
 
 
+_ABOVE_ZERO: dict[str, Any] = {"min_value": "A ceiling is more than 0."}
+
+
+class CeilingsSerializer(serializers.Serializer):
+    """Limits that stop the session once metering reaches them; each optional, only those set are shown.
+
+    Each one reached raises its `session.stop_<kind>_ceiling_exceeded` once, and the chargestation is
+    asked to stop the session.
+    """
+
+    energy = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ENERGY_CEILING,
+        error_messages=_ABOVE_ZERO,
+        help_text="Wh delivered (metrics.energyConsumed).",
+    )
+    time = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_TIME_CEILING,
+        error_messages=_ABOVE_ZERO,
+        help_text="Seconds since charging started (metrics.chargingStart).",
+    )
+    cost = NumberField(
+        required=False,
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        error_messages=_ABOVE_ZERO,
+        help_text="What the session costs (cost.amount), in its currency.",
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                "Expected an object with energy, time and/or cost (null or {} for none)."
+            )
+        if unknown := sorted(str(key) for key in data if key not in KINDS):
+            raise serializers.ValidationError(
+                {key: ["Not a ceiling: the ceilings are energy, time and cost."] for key in unknown}
+            )
+        return super().to_internal_value(data)
+
+
 class SessionSerializer(PublicModelSerializer):
     """A charging session. Status, metering and cost come from the charger, read-only here."""
 
@@ -106,6 +156,11 @@ class SessionSerializer(PublicModelSerializer):
     rate = OrganizationScopedField(queryset=Rate.objects.all(), required=False, allow_null=True)
     cost = CostSerializer(source="*", read_only=True)
     transaction_id = TransactionIdField()
+    ceilings = CeilingsSerializer(
+        required=False,
+        allow_null=True,
+        help_text="Replaced whole on a PATCH (null or {} removes them); fixed once the session is over.",
+    )
 
     class Meta:
         model = Session
@@ -124,11 +179,30 @@ class SessionSerializer(PublicModelSerializer):
             "energy_report",
             "cost",
             "ev_charged_at",
+            "ceilings",
+            "energy_ceiling_exceeded_at",
+            "time_ceiling_exceeded_at",
+            "cost_ceiling_exceeded_at",
             "meta_data",
             "createdAt",
             "updatedAt",
         ]
-        # The charger gateway writes what the charger reports: status, metering, cost.
-        read_only_fields = ["status", "transaction_id", "metrics", "energy_report"]
+        # The charger gateway writes what the charger reports (status, metering, cost) and when
+        # metering reached a ceiling.
+        read_only_fields = [
+            "status",
+            "transaction_id",
+            "metrics",
+            "energy_report",
+            "energy_ceiling_exceeded_at",
+            "time_ceiling_exceeded_at",
+            "cost_ceiling_exceeded_at",
+        ]
+        extra_kwargs = {
+            f"{kind}_ceiling_exceeded_at": {
+                "help_text": f"When metering reached the {kind} ceiling; null: not yet."
+            }
+            for kind in KINDS
+        }
         # One OCPP transaction id per station is the gateway's concern, not the API's.
         validators: list[Any] = []

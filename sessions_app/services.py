@@ -17,7 +17,8 @@ from chargestations.services import organization_match_check
 from edrv_project.writes import children_replace, model_assign, model_save_unique
 from organizations.models import Organization
 from sessions_app import chargers
-from sessions_app.models import Driver, IdTag, Session
+from sessions_app.ceilings import ceilings_stored
+from sessions_app.models import Driver, IdTag, Session, SessionStatus
 
 DRIVER_FIELDS = ("first_name", "last_name", "email", "phone", "active", "meta_data")
 ID_TAG_FIELDS = ("type", "active")
@@ -30,8 +31,11 @@ SESSION_FIELDS = (
     "failure_reason",
     "stop_failure_reason",
     "ev_charged_at",
+    "ceilings",
     "meta_data",
 )
+# A session over (ended, cancelled, failed to start) keeps the ceilings it ran with.
+CEILINGS_OPEN = (SessionStatus.CREATED, SessionStatus.STARTED)
 
 
 @transaction.atomic
@@ -132,9 +136,13 @@ def session_create(
     failure_reason: str = "",
     stop_failure_reason: str = "",
     ev_charged_at: datetime | None = None,
+    ceilings: Mapping[str, Any] | None = None,
     meta_data: dict[str, Any] | None = None,
 ) -> Session:
-    """A session is billed in its rate's currency, or the organization's when it has no rate."""
+    """A session is billed in its rate's currency, or the organization's when it has no rate.
+
+    Its cost ceiling, if any, is in that currency.
+    """
     session = Session(
         organization=organization,
         chargestation=chargestation,
@@ -146,6 +154,7 @@ def session_create(
         failure_reason=failure_reason,
         stop_failure_reason=stop_failure_reason,
         ev_charged_at=ev_charged_at,
+        ceilings=ceilings_stored(ceilings),
         meta_data=meta_data or {},
     )
     _session_check(session)
@@ -155,7 +164,24 @@ def session_create(
 
 @transaction.atomic
 def session_update(*, session: Session, data: Mapping[str, Any]) -> Session:
+    """The session as changed: its row read again, locked, since the charger gateway writes it too
+    (metering, ceilings reached) and saving the caller's older copy would undo that.
+
+    `ceilings`, when given, replace the session's whole set; a lower one than what is metered
+    already is reached at the charger's next meter value (or, for time, the next ceiling check).
+    """
+    session = (
+        Session.objects.select_for_update(of=("self",))
+        .select_related("driver", "chargestation", "connector", "rate")
+        .get(pk=session.pk)
+    )
     rate_before = session.rate_id
+    if "ceilings" in data:
+        data = {**data, "ceilings": ceilings_stored(data["ceilings"])}
+        if data["ceilings"] != session.ceilings and session.status not in CEILINGS_OPEN:
+            raise ValidationError(
+                {"ceilings": f"The session is {session.status}: its ceilings can no longer change."}
+            )
     if not model_assign(instance=session, data=data, fields=SESSION_FIELDS):
         return session
     if session.rate is not None and session.rate_id != rate_before:

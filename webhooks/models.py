@@ -170,6 +170,11 @@ class Attempt(models.Model):
     response_excerpt = models.TextField(blank=True)
     error = models.CharField(max_length=500, blank=True)
     succeeded = models.BooleanField(default=False)
+    # What the delivery page shows of the exchange (webhooks.delivery.outcomes.exchange_headers):
+    # {"request": [[name, value], ...] as sent, custom headers' values null (they may be secrets),
+    #  "response": [[name, value], ...] bounded by webhooks.delivery.http, "response_truncated": bool}.
+    # The body is not stored: it is the event's envelope, rebuilt byte for byte (webhooks.catalog.payloads).
+    headers = models.JSONField(default=dict, blank=True, help_text="Request and response headers.")
 
     class Meta:
         ordering = ["-created_at", "-id"]

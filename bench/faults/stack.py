@@ -47,7 +47,7 @@ KNOBS = {
 
 
 class WebServer:
-    """The ASGI app under daphne (what `runserver` serves here, "daphne" being installed)."""
+    """The ASGI app under uvicorn, as the Procfile serves it."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.env, self.log_path = env, log_path
@@ -59,12 +59,15 @@ class WebServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> None:
-        daphne = Path(sys.executable).with_name("daphne")
+        uvicorn = Path(sys.executable).with_name("uvicorn")
         setpriv = shutil.which("setpriv")
         prefix = [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [*prefix, str(daphne), "-b", "127.0.0.1", "-p", str(self.port), "edrv_project.asgi:application"],
+            [
+                *(*prefix, str(uvicorn), "edrv_project.asgi:application"),
+                *("--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off"),
+            ],
             env=self.env,
             cwd=ROOT,
             stdin=subprocess.DEVNULL,

@@ -45,12 +45,18 @@
     });
   });
 
-  // Copy buttons: the clipboard when the browser allows it, else select the text for Ctrl+C.
+  // Copy buttons: the clipboard when the browser allows it, else select the text for Ctrl+C. Those
+  // marked "copy" show at once (without this script they would do nothing); the secret's waits.
+  document.querySelectorAll("button.copy[data-copy]").forEach(function (button) { button.hidden = false; });
   document.querySelectorAll("[data-copy]").forEach(function (button) {
+    var label = button.textContent;
     button.addEventListener("click", function () {
       var source = document.getElementById(button.dataset.copy);
       var text = source.textContent;
-      var done = function () { button.textContent = "Copied"; };
+      var done = function () {
+        button.textContent = "Copied";
+        window.setTimeout(function () { button.textContent = label; }, 2000);
+      };
       if (navigator.clipboard && window.isSecureContext) {
         navigator.clipboard.writeText(text).then(done, function () { selectText(source); });
       } else {
@@ -59,6 +65,72 @@
       }
     });
   });
+  // Live status: while a delivery shown is pending, ask the server how it stands every few seconds
+  // (less often while nothing changes) and swap in what changed: rows of the log and the endpoint's
+  // figures, or the whole page of a delivery. Without this script a reload shows the same.
+  var live = document.querySelector("[data-live-url]");
+  var FIRST_DELAY = 2000, MAX_DELAY = 20000;
+  var delay = FIRST_DELAY;
+  function pendingIds() {
+    return Array.prototype.map.call(
+      live.querySelectorAll('[data-delivery][data-status="pending"]'),
+      function (item) { return item.dataset.delivery; }
+    );
+  }
+  function schedule() {
+    if (pendingIds().length) { window.setTimeout(poll, delay); }
+  }
+  function poll() {
+    if (document.hidden) {  // a background tab asks again once it is looked at
+      document.addEventListener("visibilitychange", poll, { once: true });
+      return;
+    }
+    var url = live.dataset.liveUrl + "?ids=" + pendingIds().join(",");
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error(response.status); }
+        return response.json();
+      })
+      .then(function (answer) {
+        var changed = answer.deliveries.filter(update);
+        if (changed.length && live.hasAttribute("data-live-reload")) {
+          window.location.reload();
+          return;
+        }
+        Object.keys(answer.endpoint.html).forEach(function (name) {
+          var figure = document.querySelector('[data-live-figure="' + name + '"]');
+          if (figure) { figure.innerHTML = answer.endpoint.html[name]; }
+        });
+        announce(changed);
+        delay = changed.length ? FIRST_DELAY : Math.min(delay * 1.5, MAX_DELAY);
+        schedule();
+      })
+      .catch(function () {
+        delay = Math.min(delay * 2, MAX_DELAY);
+        schedule();
+      });
+  }
+  function update(delivery) {
+    var item = live.querySelector('[data-delivery="' + delivery.id + '"]');
+    if (!item || (item.dataset.status === delivery.status &&
+                  item.dataset.attempts === String(delivery.attempt_count))) { return false; }
+    if (live.hasAttribute("data-live-reload")) { return true; }
+    var template = document.createElement("template");
+    template.innerHTML = delivery.html.trim();
+    var row = template.content.querySelector("[data-delivery]");
+    var wasOpen = item.querySelector("details");
+    if (wasOpen && wasOpen.open) { row.querySelector("details").open = true; }
+    item.replaceWith(row);
+    return true;
+  }
+  function announce(changed) {
+    var region = document.querySelector("[data-live-announce]");
+    if (region && changed.length) {
+      region.textContent = changed.map(function (d) { return "Delivery " + d.id + ": " + d.status; }).join(". ");
+    }
+  }
+  if (live) { schedule(); }
+
   function selectText(node) {
     var range = document.createRange();
     range.selectNodeContents(node);

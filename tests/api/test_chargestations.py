@@ -150,7 +150,7 @@ def test_keeping_its_own_endpoint_is_fine(api: APIClient, organization: Organiza
         ),
         (
             {"heartbeat_interval": -1},
-            {"heartbeat_interval": ["Ensure this value is greater than or equal to 0."]},
+            {"heartbeat_interval": ["Ensure this value is greater than or equal to 10."]},
         ),
         (
             {"location": "000000000000000000000000"},

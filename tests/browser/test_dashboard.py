@@ -60,7 +60,7 @@ def test_log_in_add_an_endpoint_and_see_a_test_event_arrive(
     chargestations = page.get_by_role("group", name="Chargestation events")
     chargestations.get_by_label("Select all chargestation events").check()
     page.get_by_label("location.created").check()
-    expect(page.get_by_label("session.stop_cost_ceiling_exceeded")).to_be_disabled()
+    expect(page.get_by_label("session.stop_cost_ceiling_exceeded")).to_be_enabled()
     page.get_by_role("button", name="Add endpoint").click()
     # Then its page shows it active with what was chosen
     expect(page.get_by_role("status")).to_contain_text("Endpoint added")

@@ -23,10 +23,15 @@ PAGES = [
     "/chargestations/",
     "/sessions/",
     "/developers/webhooks/",
+    "/developers/events/",
     "/developers/api-keys/",
     "/members/",
 ]
-ENDPOINT_PAGES = ["/developers/webhooks/{wh}/"]
+ENDPOINT_PAGES = [
+    "/developers/webhooks/{wh}/",
+    "/developers/webhooks/{wh}/deliveries/{delivery}/",
+    "/developers/webhooks/{wh}/live?ids={delivery}",
+]
 CHANGE_PAGES = [
     "/developers/webhooks/new",
     "/developers/webhooks/{wh}/edit",

@@ -56,8 +56,8 @@ def test_lists_show_only_this_organization(
 def test_chargestations_show_state_and_connectors(admin: Client, organization: Organization) -> None:
     network_of(organization, "Ours")
     text = words(admin, "/chargestations/")
-    assert re.search(r"Ours fast CP-\d+ Ours plaza Online #1 Charging", text)
-    assert re.search(r"Ours slow CP-\d+ Ours plaza Offline —", text)
+    assert re.search(r"Ours fast CP-\d+ Ours plaza Online None #1 Charging", text)
+    assert re.search(r"Ours slow CP-\d+ Ours plaza Offline None —", text)
 
 
 def test_the_navigation_marks_the_current_page(admin: Client) -> None:
@@ -87,3 +87,25 @@ def test_a_long_list_is_paginated(admin: Client, organization: Organization) -> 
 
     assert first.count("<tr>") == 1 + 50 and second.count("<tr>") == 1 + 1
     assert "?page=2" in first
+
+
+def test_sessions_show_their_ceilings_and_which_were_reached(
+    admin: Client, organization: Organization
+) -> None:
+    # Given a session with three ceilings, the energy one reached, and a session with none
+    station = ChargestationFactory.create(location__organization=organization, name="Ours fast")
+    SessionFactory.create(chargestation=station, created_at=timezone.now() - timedelta(hours=1))
+    SessionFactory.create(
+        chargestation=station,
+        status="started",
+        ceilings={"energy": 20000, "time": 3600, "cost": "12.50"},
+        energy_ceiling_exceeded_at=timezone.now(),
+    )
+
+    # When the sessions page is shown
+    text = words(admin, "/sessions/")
+
+    # Then the newest lists its ceilings, the energy one marked exceeded; the other shows a dash
+    assert "Energy 20000 Wh exceeded Time 3600 s Cost 12.50 EUR" in text
+    assert text.count("exceeded") == 1
+    assert re.search(r"0\.00 EUR — ", text)

@@ -62,11 +62,12 @@ def test_the_new_form_defaults_alerts_to_the_admin_and_groups_events(
     MembershipFactory.create(user=admin_user, organization=organization, role=Role.ADMIN)
     # When a developer opens the form
     html = login_as(Role.DEVELOPER).get(NEW).content.decode()
-    # Then the alert email is the admin's, each category can be selected at once, coming soon is disabled
+    # Then the alert email is the admin's, each category can be selected at once, every type is offered
     assert re.search(r'name="alert_email" value="admin@operator.example"', html)
     assert html.count("data-select-all") == 4
-    assert re.search(r'value="session.stop_cost_ceiling_exceeded"\s+disabled', html)
-    assert html.count('name="events"') == len(SUBSCRIBABLE) + 3
+    assert re.search(r'value="session.stop_cost_ceiling_exceeded">', html)
+    assert not re.search(r'name="events"[^>]*disabled', html)
+    assert html.count('name="events"') == len(SUBSCRIBABLE)
 
 
 def test_adding_an_endpoint(admin: Client, organization: Organization) -> None:
@@ -106,8 +107,9 @@ def test_adding_an_endpoint(admin: Client, organization: Organization) -> None:
         ),
         ({"events": []}, "Choose at least one event type (see GET /api/v1/event-types)."),
         (
-            {"events": ["session.stop_cost_ceiling_exceeded"]},
-            '"session.stop_cost_ceiling_exceeded" is coming soon, not yet subscribable.',
+            {"events": ["session.stop_duration_ceiling_exceeded"]},
+            '"session.stop_duration_ceiling_exceeded" is not an event type. The valid ones are listed at '
+            "GET /api/v1/event-types.",
         ),
         (
             {"events": ["nope.nothing"]},

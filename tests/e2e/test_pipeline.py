@@ -70,6 +70,10 @@ def every_change(organization: Organization) -> None:
         ("transaction_id", 1),
         ("energy_report", {"power": 7000}),
         ("ev_charged_at", timezone.now()),
+        ("ceilings", {"energy": 5000, "time": 3600, "cost": "10.00"}),
+        ("energy_ceiling_exceeded_at", timezone.now()),
+        ("time_ceiling_exceeded_at", timezone.now()),
+        ("cost_ceiling_exceeded_at", timezone.now()),
         ("stop_failed_at", timezone.now()),
         ("status", "ended"),
     ]:

@@ -84,7 +84,8 @@ def test_a_real_chargers_session_keeps_to_the_published_schemas(
 
     # When a charger connects over OCPP, boots, charges with meter values, stops and leaves
     async def scenario() -> int:
-        async with charger_at(network.station.endpoint) as charger:
+        key = network.authorization_key
+        async with charger_at(network.station.endpoint, authorization_key=key) as charger:
             return await session_charge(charger, network.tag)
 
     run(scenario)

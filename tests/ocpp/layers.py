@@ -1,4 +1,4 @@
-"""The Redis channel layer the daphne test and its server share (no imports: settings use it)."""
+"""The Redis channel layer the ASGI server test and its server share (no imports: settings use it)."""
 
 
 def redis_channel_layers(url: str) -> dict:

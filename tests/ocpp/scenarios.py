@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chargestations.models import Chargestation, Connector, Rate
+from chargestations.services import chargestation_authorization_key_generate
 from ocpp_gateway.simulator import SimulatedCharger
 from organizations.models import Organization
 from sessions_app.models import Driver
@@ -58,7 +59,8 @@ class Network:
 
 
 def network_create(organization: Organization, **station: Any) -> Network:
-    """One station with connector 1 priced by an ENERGY + FLAT rate, and a driver with a card."""
+    """One station with connector 1 priced by an ENERGY + FLAT rate, and a driver with a card; the
+    station has an authorization key, as every station in production should."""
     rate = RateFactory.create(organization=organization)
     PriceComponentFactory.create(rate=rate, type="ENERGY", price="0.3000", tax="21.00")
     PriceComponentFactory.create(rate=rate, type="FLAT", price="1.0000", tax="21.00")
@@ -67,7 +69,8 @@ def network_create(organization: Organization, **station: Any) -> Network:
     connector = ConnectorFactory.create(chargestation=chargestation, connector_number=1, rate=rate)
     driver = DriverFactory.create(organization=organization)
     tag = IdTagFactory.create(driver=driver).token
-    return Network(chargestation, connector, rate, driver, tag)
+    key = chargestation_authorization_key_generate(chargestation=chargestation)
+    return Network(chargestation, connector, rate, driver, tag, authorization_key=key)
 
 
 async def session_charge(charger: SimulatedCharger, tag: str) -> int:

@@ -1,4 +1,4 @@
-"""Settings of the gateway process the daphne test starts: the project's, plus knobs.
+"""Settings of the gateway process the ASGI server test starts: the project's, plus knobs.
 
 `OCPP_TEST_CHANNEL_LAYER_URL` points its channel layer at the Redis the test process uses. The
 OCPP knobs (OCPP_CANCEL_AFTER, ...) are read from the environment by the project's settings, so

@@ -41,7 +41,7 @@ def test_a_charging_session_raises_its_events_in_order_in_both_envelopes(
 
     # When a charger connects, boots, reports status, charges with meter values, stops and leaves
     async def scenario() -> int:
-        async with charger_at(endpoint) as charger:
+        async with charger_at(endpoint, authorization_key=network.authorization_key) as charger:
             return await session_charge(charger, network.tag)
 
     transaction_id = run(scenario)

@@ -33,7 +33,9 @@ def test_the_car_drawing_no_power_for_long_enough_is_ev_charged_once(
 
     # When a session's power drops to 50 W at 14:20 and stays low, then the charger says SuspendedEV
     async def scenario() -> None:
-        async with charger_at(network.station.endpoint) as charger:
+        async with charger_at(
+            network.station.endpoint, authorization_key=network.authorization_key
+        ) as charger:
             transaction_id = await charger.start_transaction(network.tag, at=T0)
             for at, energy, power in [
                 (10, 1800, 11000),
@@ -67,7 +69,9 @@ def test_the_car_drawing_no_power_for_long_enough_is_ev_charged_once(
 def test_suspended_ev_makes_the_session_ev_charged_once(network: Network) -> None:
     # Given a running session
     async def scenario() -> None:
-        async with charger_at(network.station.endpoint) as charger:
+        async with charger_at(
+            network.station.endpoint, authorization_key=network.authorization_key
+        ) as charger:
             transaction_id = await charger.start_transaction(network.tag, at=T0)
             await charger.status("Charging")
             # When the charger reports SuspendedEV twice (the car paused, resumed, paused again)
@@ -89,7 +93,9 @@ def test_power_that_comes_back_resets_the_wait(network: Network, settings: Setti
 
     # When the car pauses for 8 minutes, draws again, then pauses 5 minutes
     async def scenario() -> None:
-        async with charger_at(network.station.endpoint) as charger:
+        async with charger_at(
+            network.station.endpoint, authorization_key=network.authorization_key
+        ) as charger:
             transaction_id = await charger.start_transaction(network.tag, at=T0)
             for at, power in [(10, 0), (18, 0), (19, 7000), (30, 0), (35, 0)]:
                 await charger.meter(transaction_id, energy_wh=1000, power_w=power, at=T0 + minutes(at))
@@ -116,7 +122,9 @@ def test_the_final_cost_bills_charging_time_and_parking_after_the_grace_period(
 
     # When a car charges 3.6 kWh in 20 minutes, then stays plugged in until 14:50
     async def scenario() -> None:
-        async with charger_at(network.station.endpoint) as charger:
+        async with charger_at(
+            network.station.endpoint, authorization_key=network.authorization_key
+        ) as charger:
             transaction_id = await charger.start_transaction(network.tag, meter_start=500, at=T0)
             for at, energy, power in [(10, 2300, 11000), (20, 4100, 0), (31, 4100, 0)]:
                 await charger.meter(transaction_id, energy_wh=energy, power_w=power, at=T0 + minutes(at))

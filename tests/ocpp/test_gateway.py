@@ -39,12 +39,13 @@ def station_online(network: Network) -> bool:
     ids=["unknown endpoint", "no subprotocol", "another protocol"],
 )
 def test_the_handshake_is_refused(network: Network, endpoint: str, subprotocols: tuple[str, ...]) -> None:
-    # Given a path that is not an active station's, or a charger that does not speak OCPP 1.6
+    # Given a path that is not an active station's, or a charger that does not speak OCPP 1.6 (each with
+    # the station's key)
     path = endpoint.format(station=network.station.endpoint)
 
     # When it connects
     async def scenario() -> tuple[bool, object]:
-        communicator = communicator_for(path, subprotocols)
+        communicator = communicator_for(path, subprotocols, authorization_key=network.authorization_key)
         result = await communicator.connect(timeout=10)
         await communicator.disconnect(timeout=REFUSED_CLEANUP)
         return result
@@ -60,7 +61,7 @@ def test_an_inactive_station_is_refused(network: Network) -> None:
     Chargestation.objects.filter(pk=network.station.pk).update(active=False)
 
     async def scenario() -> bool:
-        communicator = communicator_for(network.station.endpoint)
+        communicator = communicator_for(network.station.endpoint, authorization_key=network.authorization_key)
         accepted, _ = await communicator.connect(timeout=10)
         await communicator.disconnect(timeout=REFUSED_CLEANUP)
         return accepted
@@ -71,7 +72,9 @@ def test_an_inactive_station_is_refused(network: Network) -> None:
 def test_connect_and_close_take_the_station_online_and_offline(network: Network) -> None:
     # Given a known, active station; when its charger connects with ocpp1.6
     async def scenario() -> bool:
-        async with charger_at(network.station.endpoint) as charger:
+        async with charger_at(
+            network.station.endpoint, authorization_key=network.authorization_key
+        ) as charger:
             await charger.heartbeat()
             return await in_db(station_online, network)
 
@@ -93,7 +96,9 @@ def test_connect_and_close_take_the_station_online_and_offline(network: Network)
 def test_an_idle_connection_stays_up(network: Network) -> None:
     # Given a connected charger with nothing to say for longer than the channel layer blocks a read
     async def scenario() -> Any:
-        async with charger_at(network.station.endpoint) as charger:
+        async with charger_at(
+            network.station.endpoint, authorization_key=network.authorization_key
+        ) as charger:
             await asyncio.sleep(6)
             # When it finally speaks
             return await charger.heartbeat()
@@ -113,7 +118,9 @@ def test_a_heartbeat_records_the_last_message_time(network: Network) -> None:
     Chargestation.objects.filter(pk=network.station.pk).update(heartbeat_interval=2)
 
     async def scenario() -> None:
-        async with charger_at(network.station.endpoint) as charger:
+        async with charger_at(
+            network.station.endpoint, authorization_key=network.authorization_key
+        ) as charger:
             await asyncio.sleep(1.1)
             # When its charger heartbeats
             await charger.heartbeat()
@@ -160,7 +167,7 @@ def test_an_invalid_message_gets_a_call_error_and_the_connection_stays_up(
 ) -> None:
     # Given a connected charger
     async def scenario() -> tuple[list, list]:
-        communicator = communicator_for(network.station.endpoint)
+        communicator = communicator_for(network.station.endpoint, authorization_key=network.authorization_key)
         await communicator.connect(timeout=10)
         # When it sends an invalid message
         await communicator.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
@@ -184,7 +191,7 @@ def test_a_silent_charger_is_taken_offline_after_twice_its_heartbeat(network: Ne
     # When its charger connects, boots and then says nothing
     async def scenario() -> tuple[float, bool]:
         loop = asyncio.get_running_loop()
-        communicator = communicator_for(network.station.endpoint)
+        communicator = communicator_for(network.station.endpoint, authorization_key=network.authorization_key)
         await communicator.connect(timeout=10)
         charger = SimulatedCharger(network.station.endpoint, CommunicatorConnection(communicator))
         listening = asyncio.create_task(charger.start())
@@ -212,9 +219,11 @@ def test_a_charger_that_reconnects_replaces_its_old_connection_without_going_off
 ) -> None:
     # Given a charger connected twice (its first connection never seen to close)
     async def scenario() -> tuple[bool, bool]:
-        first = communicator_for(network.station.endpoint)
+        first = communicator_for(network.station.endpoint, authorization_key=network.authorization_key)
         await first.connect(timeout=10)
-        async with charger_at(network.station.endpoint) as charger:
+        async with charger_at(
+            network.station.endpoint, authorization_key=network.authorization_key
+        ) as charger:
             # Then the first is closed by the gateway and the station stays online
             closed = await first.receive_output(timeout=10)
             await first.disconnect(timeout=10)

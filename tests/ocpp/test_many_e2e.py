@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from chargestations.models import Chargestation
+from chargestations.services import chargestation_authorization_key_generate
 from organizations.models import Organization
 from tests.e2e.conftest import StartProcess
 from tests.e2e.receiver import Receiver
@@ -45,6 +46,7 @@ def test_fifty_chargers_each_complete_a_session_with_every_event_in_order(
             first.rate,
             first.driver,
             first.tag,
+            chargestation_authorization_key_generate(chargestation=station),
         )
         for station in ChargestationFactory.create_batch(CHARGERS - 1, location=first.station.location)
     ]
@@ -54,7 +56,9 @@ def test_fifty_chargers_each_complete_a_session_with_every_event_in_order(
 
     # When their chargers all connect and charge at the same time
     async def one(network: Network) -> int:
-        async with charger_at(network.station.endpoint) as charger:
+        async with charger_at(
+            network.station.endpoint, authorization_key=network.authorization_key
+        ) as charger:
             return await session_charge_short(charger, network.tag)
 
     async def scenario() -> list[int]:

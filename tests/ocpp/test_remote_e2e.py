@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
+from chargestations.services import chargestation_authorization_key_generate
 from ocpp_gateway.simulator import Answers
 from organizations.models import Organization
 from sessions_app.models import Session
@@ -71,7 +72,9 @@ def test_a_remote_start_and_a_remote_stop_run_a_session(
 
     # When the API starts a session, the charger starts it, the API stops it, the charger stops it
     async def scenario() -> tuple[Any, ...]:
-        async with charger_at(network.station.endpoint) as charger:
+        async with charger_at(
+            network.station.endpoint, authorization_key=network.authorization_key
+        ) as charger:
             await charger.boot()
             created = await in_db(api.post, "/api/v1/sessions", start_body(network), format="json")
             start = await asyncio.wait_for(charger.remote_starts.get(), 10)
@@ -128,7 +131,9 @@ def test_a_remote_start_that_fails_is_a_start_failure(
     async def scenario() -> Any:
         if answers is None:
             return await in_db(api.post, "/api/v1/sessions", start_body(network), format="json")
-        async with charger_at(network.station.endpoint, answers=answers) as charger:
+        async with charger_at(
+            network.station.endpoint, authorization_key=network.authorization_key, answers=answers
+        ) as charger:
             response = await in_db(api.post, "/api/v1/sessions", start_body(network), format="json")
             await asyncio.wait_for(charger.remote_starts.get(), 10)
             await asyncio.sleep(answers.delay + 0.5)
@@ -165,7 +170,11 @@ def test_a_remote_stop_that_fails_is_a_stop_failure(
     settings.OCPP_COMMAND_TIMEOUT = 1
 
     async def scenario() -> Any:
-        async with charger_at(network.station.endpoint, answers=answers or Answers()) as charger:
+        async with charger_at(
+            network.station.endpoint,
+            authorization_key=network.authorization_key,
+            answers=answers or Answers(),
+        ) as charger:
             await charger.boot()
             transaction_id = await charger.start_transaction(network.tag, at=T0)
             url = f"/api/v1/sessions/{(await in_db(Session.objects.get)).public_id}/stop"
@@ -206,7 +215,9 @@ def test_a_remote_start_that_never_starts_is_cancelled(
 
     # When the API starts a session, and the car is never plugged in
     async def scenario() -> tuple[Any, list[Any]]:
-        async with charger_at(network.station.endpoint) as charger:
+        async with charger_at(
+            network.station.endpoint, authorization_key=network.authorization_key
+        ) as charger:
             response = await in_db(api.post, "/api/v1/sessions", start_body(network), format="json")
             await asyncio.wait_for(charger.remote_starts.get(), 10)
             waiting = sync_to_async(receiver.wait_for, thread_sensitive=False)
@@ -229,12 +240,13 @@ def test_a_command_reaches_its_own_stations_connection_only(
 ) -> None:
     # Given two stations' chargers connected at once
     other = ConnectorFactory.create(chargestation__location=network.station.location, connector_number=1)
+    other_key = chargestation_authorization_key_generate(chargestation=other.chargestation)
 
     # When the API starts a session on the second one
     async def scenario() -> tuple[dict[str, Any], bool]:
         async with (
-            charger_at(network.station.endpoint) as first,
-            charger_at(other.chargestation.endpoint) as second,
+            charger_at(network.station.endpoint, authorization_key=network.authorization_key) as first,
+            charger_at(other.chargestation.endpoint, authorization_key=other_key) as second,
         ):
             body = {"chargestation": other.chargestation.public_id, "user": network.driver.public_id}
             await in_db(api.post, "/api/v1/sessions", body, format="json")

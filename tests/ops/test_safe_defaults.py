@@ -105,7 +105,7 @@ def test_without_a_trusted_proxy_only_the_peer_counts_and_a_forwarded_address_op
 
     direct = Client().get("/metrics", REMOTE_ADDR=PROMETHEUS)
     claimed = Client().get("/metrics", REMOTE_ADDR=OUTSIDER, HTTP_X_FORWARDED_FOR=PROMETHEUS)
-    # Under `daphne --proxy-headers` REMOTE_ADDR is the header's first address, which the client wrote.
+    # A server that takes REMOTE_ADDR from the header (uvicorn's proxy headers) may pass on the client's word.
     rewritten = Client().get(
         "/metrics", REMOTE_ADDR=PROMETHEUS, HTTP_X_FORWARDED_FOR=f"{PROMETHEUS}, {OUTSIDER}"
     )

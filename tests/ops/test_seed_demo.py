@@ -1,3 +1,4 @@
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from io import StringIO
@@ -11,6 +12,7 @@ from django.db.models.signals import post_save
 from django.test import Client
 from rest_framework.test import APIClient
 
+from chargestations.authorization_keys import authorization_key_matches
 from chargestations.models import Chargestation, Connector, Location, PriceComponent, Rate
 from organizations.models import ApiKey, Membership, Organization, Role
 from sessions_app.models import Driver, IdTag
@@ -110,3 +112,24 @@ def test_a_changed_demo_password_is_restored_so_the_printed_login_works() -> Non
 
     # Then the printed login works again
     assert Client().login(username="demo", password="demo-password-1")
+
+
+def test_each_run_gives_the_demo_chargers_new_keys_and_prints_how_to_connect_with_them() -> None:
+    # Given a seeded demo, seeded again (as every `make run` does)
+    first, second = seed(), seed()
+
+    # Then each run printed a simulator command per demo charger, with a key that works for it then
+    def commands(lines: list[str]) -> dict[str, str]:
+        found = [re.search(r"simulate_charger (\S+) --authorization-key (\S+)$", line) for line in lines]
+        return {match.group(1): match.group(2) for match in found if match}
+
+    assert list(commands(second)) == ["DEMO-CP-001", "DEMO-CP-002", "DEMO-CP-003"]
+    for endpoint, key in commands(second).items():
+        station = Chargestation.objects.get(endpoint=endpoint)
+        assert authorization_key_matches(key=key, key_hash=station.authorization_key_hash)
+        # And the first run's key was replaced
+        assert not authorization_key_matches(
+            key=commands(first)[endpoint], key_hash=station.authorization_key_hash
+        )
+    # And the API key is still the last line
+    assert second[-1].startswith("edrv_")

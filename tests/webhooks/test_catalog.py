@@ -17,16 +17,18 @@ def test_catalog_lists_the_edrv_and_charger_protocol_types() -> None:
     }
 
 
-def test_coming_soon_types_are_listed_but_not_subscribable() -> None:
-    soon = {t.name for t in EVENT_TYPES.values() if t.category is Category.COMING_SOON}
+def test_the_ceiling_types_are_charging_intelligence_and_subscribable() -> None:
+    intelligence = {t.name for t in EVENT_TYPES.values() if t.category is Category.INTELLIGENCE}
 
-    assert soon == {
+    assert intelligence == {
+        "session.ev_charged",
         "session.stop_energy_ceiling_exceeded",
+        "session.stop_time_ceiling_exceeded",
         "session.stop_cost_ceiling_exceeded",
-        "session.stop_duration_ceiling_exceeded",
     }
-    assert not soon & SUBSCRIBABLE
-    assert len(SUBSCRIBABLE) == len(EVENT_TYPES) - 3
+    assert intelligence <= SUBSCRIBABLE
+    assert set(EVENT_TYPES) == SUBSCRIBABLE  # nothing is "coming soon" any more
+    assert "session.stop_duration_ceiling_exceeded" not in EVENT_TYPES
 
 
 def test_every_type_has_an_object_and_a_description() -> None:

@@ -192,6 +192,35 @@ def test_stop_failure_and_ev_charged(station: Chargestation) -> None:
     assert raised(save(session, ev_charged_at=timezone.now())) == []
 
 
+@pytest.mark.parametrize("kind", ["energy", "time", "cost"])
+def test_a_ceiling_reached_raises_only_its_own_event_once(station: Chargestation, kind: str) -> None:
+    # Given a started session with ceilings
+    session = SessionFactory.create(
+        chargestation=station, status="started", ceilings={"energy": 1, "time": 1, "cost": "1.00"}
+    )
+    field = f"{kind}_ceiling_exceeded_at"
+
+    # When the ceiling is marked reached, then marked again
+    first = raised(save(session, **{field: timezone.now()}))
+    again = raised(save(session, **{field: timezone.now()}))
+
+    # Then its event is raised the first time only, and no session.updated with it
+    assert (first, again) == ([f"session.stop_{kind}_ceiling_exceeded"], [])
+
+
+def test_two_ceilings_reached_in_one_save_raise_both_and_changing_ceilings_is_an_update(
+    station: Chargestation,
+) -> None:
+    session = SessionFactory.create(chargestation=station, status="started")
+    now = timezone.now()
+
+    assert raised(save(session, ceilings={"energy": 5000})) == ["session.updated"]
+    assert raised(save(session, energy_ceiling_exceeded_at=now, cost_ceiling_exceeded_at=now)) == [
+        "session.stop_energy_ceiling_exceeded",
+        "session.stop_cost_ceiling_exceeded",
+    ]
+
+
 def test_transaction_started_carries_the_protocol_fields(station: Chargestation) -> None:
     session = SessionFactory.create(chargestation=station, connector=station.connectors.get(), id_tag="TAG1")
 

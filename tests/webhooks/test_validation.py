@@ -74,11 +74,11 @@ CASES = [
         admin=("events", '["nope.nothing"]'),
     ),
     Case(
-        "events-coming-soon",
-        '"session.stop_cost_ceiling_exceeded" is coming soon, not yet subscribable.',
-        api=("events", ["session.stop_cost_ceiling_exceeded"]),
-        dashboard=("events", ["session.stop_cost_ceiling_exceeded"]),
-        admin=("events", '["session.stop_cost_ceiling_exceeded"]'),
+        "events-renamed",
+        f'"session.stop_duration_ceiling_exceeded" is not an event type. {SEE_CATALOG}',
+        api=("events", ["session.stop_duration_ceiling_exceeded"]),
+        dashboard=("events", ["session.stop_duration_ceiling_exceeded"]),
+        admin=("events", '["session.stop_duration_ceiling_exceeded"]'),
     ),
     Case(
         "events-empty",

@@ -306,11 +306,12 @@ def test_a_test_event_answers_202_with_its_delivery(api: APIClient, endpoint: En
         ),
         (
             {"type": "session.stop_duration_ceiling_exceeded"},
-            '"session.stop_duration_ceiling_exceeded" is coming soon, not yet subscribable.',
+            '"session.stop_duration_ceiling_exceeded" is not an event type. The valid ones are listed at '
+            "GET /api/v1/event-types.",
         ),
     ],
 )
-def test_a_test_event_of_an_unknown_or_coming_soon_type_is_a_400(
+def test_a_test_event_of_an_unknown_type_is_a_400(
     api: APIClient, endpoint: Endpoint, body: dict[str, str], message: str
 ) -> None:
     response = api.post(f"/api/v1/webhooks/{endpoint.public_id}/test", body, format="json")

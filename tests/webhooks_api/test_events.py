@@ -35,11 +35,15 @@ def test_event_types_lists_the_whole_catalog(api: APIClient) -> None:
     }
 
 
-def test_event_types_say_which_are_coming_soon_and_which_envelope_each_has(api: APIClient) -> None:
+def test_event_types_list_the_ceilings_as_subscribable_and_say_which_envelope_each_has(
+    api: APIClient,
+) -> None:
     types = {t["name"]: t for t in api.get("/api/v1/event-types").json()["eventTypes"]}
 
-    soon = types["session.stop_cost_ceiling_exceeded"]
-    assert (soon["subscribable"], soon["category"]) == (False, "Coming soon")
+    for kind in ("energy", "time", "cost"):
+        ceiling = types[f"session.stop_{kind}_ceiling_exceeded"]
+        assert (ceiling["subscribable"], ceiling["category"]) == (True, "Charging intelligence")
+    assert "session.stop_duration_ceiling_exceeded" not in types
     assert (types["transaction.started"]["envelope"], types["transaction.started"]["category"]) == (
         "charger",
         "Charger protocol",

@@ -31,15 +31,11 @@ def create(api: APIClient, **changes: Any) -> tuple[int, Any]:
             {"events": [f'"session.exploded" is not an event type. {SEE_CATALOG}']},
         ),
         (
-            {"events": ["session.stop_energy_ceiling_exceeded"]},
-            {"events": ['"session.stop_energy_ceiling_exceeded" is coming soon, not yet subscribable.']},
-        ),
-        (
-            {"events": ["nope", "session.started", "nope", "session.stop_cost_ceiling_exceeded"]},
+            {"events": ["nope", "session.started", "nope", "session.stop_duration_ceiling_exceeded"]},
             {
                 "events": [
                     f'"nope" is not an event type. {SEE_CATALOG}',
-                    '"session.stop_cost_ceiling_exceeded" is coming soon, not yet subscribable.',
+                    f'"session.stop_duration_ceiling_exceeded" is not an event type. {SEE_CATALOG}',
                 ]
             },
         ),

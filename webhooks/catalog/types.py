@@ -17,7 +17,6 @@ class Category(StrEnum):
     CHARGESTATION = "Chargestation events"
     SYNCHRONOUS = "Synchronous events"
     INTELLIGENCE = "Charging intelligence"
-    COMING_SOON = "Coming soon"
     CHARGER = "Charger protocol"
 
 
@@ -35,11 +34,10 @@ def _types(category: Category, obj: str, *entries: tuple[str, str], **options: A
     return [EventType(name, obj, category, description, **options) for name, description in entries]
 
 
-_CS, _SYNC, _AI, _SOON, _CP = (
+_CS, _SYNC, _AI, _CP = (
     Category.CHARGESTATION,
     Category.SYNCHRONOUS,
     Category.INTELLIGENCE,
-    Category.COMING_SOON,
     Category.CHARGER,
 )
 
@@ -70,18 +68,23 @@ EVENT_TYPES: dict[str, EventType] = {
             ("session.start_failure", "A chargestation refused or did not answer a remote start."),
             ("session.stop_failure", "A chargestation refused or did not answer a remote stop."),
         ),
+        # Conclusions the platform draws from metering, not states the charger reports.
         *_types(
             _AI,
             "session",
             ("session.ev_charged", "The car stopped drawing power while still plugged in."),
-        ),
-        *_types(
-            _SOON,
-            "session",
-            ("session.stop_energy_ceiling_exceeded", "A session went past its energy ceiling."),
-            ("session.stop_cost_ceiling_exceeded", "A session went past its cost ceiling."),
-            ("session.stop_duration_ceiling_exceeded", "A session went past its duration ceiling."),
-            subscribable=False,
+            (
+                "session.stop_energy_ceiling_exceeded",
+                "A session reached its energy ceiling; its chargestation was asked to stop it.",
+            ),
+            (
+                "session.stop_time_ceiling_exceeded",
+                "A session reached its time ceiling; its chargestation was asked to stop it.",
+            ),
+            (
+                "session.stop_cost_ceiling_exceeded",
+                "A session reached its cost ceiling; its chargestation was asked to stop it.",
+            ),
         ),
         *_types(_SYNC, "organization", ("organization.updated", "The organization's details changed.")),
         *_types(
@@ -291,12 +294,25 @@ SOURCES: tuple[Source, ...] = (
             on_transition("status", new="start_failed", events=("session.start_failure",)),
             on_fields("stop_failed_at", events=("session.stop_failure",)),
             on_transition("ev_charged_at", old=None, events=("session.ev_charged",)),
+            on_transition(
+                "energy_ceiling_exceeded_at", old=None, events=("session.stop_energy_ceiling_exceeded",)
+            ),
+            on_transition(
+                "time_ceiling_exceeded_at", old=None, events=("session.stop_time_ceiling_exceeded",)
+            ),
+            on_transition(
+                "cost_ceiling_exceeded_at", old=None, events=("session.stop_cost_ceiling_exceeded",)
+            ),
+            # A change of `ceilings` itself (the API's) is a session.updated.
             on_any_field_but(
                 "status",
                 "stop_failed_at",
                 "stop_failure_reason",
                 "failure_reason",
                 "ev_charged_at",
+                "energy_ceiling_exceeded_at",
+                "time_ceiling_exceeded_at",
+                "cost_ceiling_exceeded_at",
                 events=("session.updated",),
                 unless_raised=True,
             ),

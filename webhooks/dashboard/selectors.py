@@ -1,19 +1,31 @@
 """Reads for the dashboard's webhook pages, always within one organization.
 
-Health figures are computed in SQL (subqueries over the indexed delivery and attempt tables), and
-the delivery log loads one page of deliveries with their events and attempts: the number of
-queries a page makes does not grow with an endpoint's history.
+Health figures are computed in SQL (subqueries over the indexed delivery and attempt tables), the
+delivery log loads one page of deliveries with their events and attempts, and the event log one
+page of events with their deliveries: the number of queries a page makes does not grow with the
+organization's history.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    CharField,
+    Count,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from organizations.models import Membership, Organization, Role
-from webhooks.models import Attempt, Delivery, Endpoint
+from webhooks.models import Attempt, Delivery, Endpoint, Event
 
 HEALTH_WINDOW = timedelta(hours=24)
 
@@ -80,7 +92,7 @@ def delivery_log(*, endpoint: Endpoint, status: str = "", event_type: str = "") 
         deliveries = deliveries.filter(status=status)
     if event_type:
         deliveries = deliveries.filter(event__type=event_type)
-    attempts = Attempt.objects.order_by("-created_at", "-id")
+    attempts = Attempt.objects.defer("headers").order_by("-created_at", "-id")
     return (
         deliveries.select_related("event")
         .defer("event__data")
@@ -89,8 +101,84 @@ def delivery_log(*, endpoint: Endpoint, status: str = "", event_type: str = "") 
     )
 
 
+def deliveries_of(*, endpoint: Endpoint, ids: list[int]) -> list[Delivery]:
+    """Those of `ids` that are the endpoint's deliveries (others are left out), as its log shows them."""
+    return list(delivery_log(endpoint=endpoint).filter(pk__in=ids)) if ids else []
+
+
 def delivery_get(*, endpoint: Endpoint, delivery_id: int) -> Delivery | None:
     return Delivery.objects.filter(endpoint=endpoint, pk=delivery_id).first()
+
+
+def delivery_get_with_attempts(*, endpoint: Endpoint, delivery_id: int) -> Delivery | None:
+    """The endpoint's delivery with its whole event and every attempt, newest first, headers included."""
+    attempts = Attempt.objects.order_by("-created_at", "-id")
+    return (
+        Delivery.objects.filter(endpoint=endpoint, pk=delivery_id)
+        .select_related("event")
+        .prefetch_related(Prefetch("attempts", queryset=attempts))
+        .first()
+    )
+
+
+# What names the object an event is about, in its data: `_id` in eDRV envelopes; in charger-protocol
+# ones, which carry no `_id`, the transaction's id or the charger's OCPP identity.
+OBJECT_ID_KEYS = ("_id", "transactionId", "chargeBoxId")
+
+
+def event_object_id(data: object) -> str:
+    """The id of the object an event's `data` is about ("" when it names none)."""
+    if isinstance(data, dict):
+        for key in OBJECT_ID_KEYS:
+            if data.get(key) not in (None, ""):
+                return str(data[key])
+    return ""
+
+
+def event_log(
+    *,
+    organization: Organization,
+    event_id: str = "",
+    type_name: str = "",
+    object_id: str = "",
+    since: datetime | None = None,
+    before: datetime | None = None,
+) -> QuerySet[Event]:
+    """The organization's events, newest first, each with its deliveries and their endpoints.
+
+    Every filter narrows a walk of the organization's events newest first, on the index
+    event_org_recent (event_org_type_recent with a type; the unique public id with an event id).
+    An object id is matched in the data of the events so walked: an index of its own would cost
+    every change of the network (a JSON expression index on the busiest table); a date range or a
+    type bounds the walk, and retention bounds it anyway.
+    """
+    events = Event.objects.filter(organization=organization)
+    if event_id:
+        events = events.filter(public_id=event_id)
+    if type_name:
+        events = events.filter(type=type_name)
+    if since is not None:
+        events = events.filter(created_at__gte=since)
+    if before is not None:
+        events = events.filter(created_at__lt=before)
+    if object_id:
+        # As text: a transaction id may be a JSON number, which the search box cannot tell.
+        keys = {
+            f"object_key_{n}": Cast(KeyTextTransform(key, "data"), CharField())
+            for n, key in enumerate(OBJECT_ID_KEYS)
+        }
+        matched = Q()
+        for alias in keys:
+            matched |= Q(**{alias: object_id})
+        events = events.alias(**keys).filter(matched)
+    deliveries = (
+        Delivery.objects.select_related("endpoint")
+        .only(
+            "event_id", "status", "attempt_count", "last_status_code", "endpoint__public_id", "endpoint__url"
+        )
+        .order_by("endpoint__url", "id")
+    )
+    return events.prefetch_related(Prefetch("deliveries", queryset=deliveries)).order_by("-created_at", "-id")
 
 
 def alert_email_default(*, organization: Organization) -> str:

@@ -18,7 +18,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
@@ -38,8 +38,15 @@ from webhooks.delivery.destinations import (
 logger = logging.getLogger(__name__)
 
 _Key = tuple[str, str, int, str]  # scheme, host, port, ip: one keep-alive pool each
-_Answer = tuple[int, str, float | None]  # status, body excerpt, Retry-After seconds
+ResponseHeaders = tuple[tuple[str, str], ...]
+# status, body excerpt, Retry-After seconds, headers kept, whether some were not
+_Answer = tuple[int, str, float | None, ResponseHeaders, bool]
 EXCERPT_BYTES = 2048
+# The response headers kept for the delivery page: what a receiver or its proxy said, bounded
+# against one that answers with kilobytes of them (cookies, traces).
+MAX_RESPONSE_HEADERS = 30
+MAX_RESPONSE_HEADER_CHARS = 4096
+MAX_RESPONSE_HEADER_VALUE = 512
 MAX_IDLE_PER_DESTINATION = 32
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
@@ -51,6 +58,8 @@ class HttpResult:
     error: str
     duration_ms: int
     retry_after: float | None = None
+    headers: ResponseHeaders = ()
+    headers_truncated: bool = False  # some headers or the end of a value were not kept
 
     @property
     def ok(self) -> bool:
@@ -168,6 +177,21 @@ def _retry_after_parse(value: str | None) -> float | None:
     return max(when.timestamp() - time.time(), 0.0) if when.tzinfo else None
 
 
+def _headers_kept(headers: Iterable[tuple[str, str]]) -> tuple[ResponseHeaders, bool]:
+    """The response headers in order, up to the bounds; and whether anything was left out."""
+    kept: list[tuple[str, str]] = []
+    room, truncated = MAX_RESPONSE_HEADER_CHARS, False
+    for name, value in headers:
+        if len(kept) == MAX_RESPONSE_HEADERS or len(name) >= room:
+            return tuple(kept), True
+        limit = min(MAX_RESPONSE_HEADER_VALUE, room - len(name))
+        if len(value) > limit:
+            value, truncated = value[:limit] + "…", True
+        kept.append((name, value))
+        room -= len(name) + len(value)
+    return tuple(kept), truncated
+
+
 def _exchange_on(
     conn: HTTPConnection, key: _Key, path: str, body: bytes, headers: dict[str, str], deadline: float
 ) -> _Answer:
@@ -186,7 +210,8 @@ def _exchange_on(
         reusable = finished and conn.sock is not None
         response.close()
         retry_after = _retry_after_parse(response.headers.get("retry-after"))
-        return response.status, excerpt.decode(errors="replace"), retry_after
+        kept, truncated = _headers_kept(response.headers.items())
+        return response.status, excerpt.decode(errors="replace"), retry_after, kept, truncated
     finally:
         if not _state.watchdog.disarm(token):
             conn.close()
@@ -247,12 +272,16 @@ def post(url: str, *, body: bytes, headers: Mapping[str, str], timeout: float | 
     limit = settings.WEBHOOKS_TIMEOUT if timeout is None else timeout
     started = time.monotonic()
     status, excerpt, error, retry_after, host = None, "", "", None, ""
+    kept: ResponseHeaders = ()
+    truncated = False
     try:
         target = target_parse(url)
         host = target.host
         addresses = addresses_check(target, started + limit)
         sent = {**{k: v for k, v in headers.items() if k.lower() != "host"}, "Host": target.host_header}
-        status, excerpt, retry_after = _exchange(target, addresses, body, sent, started + limit)
+        status, excerpt, retry_after, kept, truncated = _exchange(
+            target, addresses, body, sent, started + limit
+        )
     except DestinationRefused as exc:
         error = f"refused destination: {exc.reason}"
     except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
@@ -260,4 +289,4 @@ def post(url: str, *, body: bytes, headers: Mapping[str, str], timeout: float | 
     duration_ms = round((time.monotonic() - started) * 1000)
     if error:
         logger.info("webhook.http.failed", extra={"host": host, "error": error, "duration_ms": duration_ms})
-    return HttpResult(status, excerpt, error, duration_ms, retry_after)
+    return HttpResult(status, excerpt, error, duration_ms, retry_after, kept, truncated)

@@ -10,8 +10,9 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -42,6 +43,7 @@ ATTEMPT_COLUMNS = (
     "response_excerpt",
     "error",
     "succeeded",
+    "headers",
 )
 
 
@@ -50,6 +52,23 @@ class Outcome:
     delivery: Delivery
     result: http.HttpResult
     attempted_at: float
+    own_headers: dict[str, str] = field(default_factory=dict)  # sent after the endpoint's custom ones
+
+
+def exchange_headers(outcome: Outcome) -> dict[str, Any]:
+    """An attempt's `headers`: the request's as sent, the values of the endpoint's custom headers
+    left out (often the customer's own API keys, encrypted at rest: an attempt keeps only their
+    names), and the response's as webhooks.delivery.http kept them."""
+    recorded: dict[str, Any] = {
+        "request": [
+            *([name, None] for name in outcome.delivery.endpoint.headers),
+            *outcome.own_headers.items(),
+        ],
+        "response": outcome.result.headers,
+    }
+    if outcome.result.headers_truncated:
+        recorded["response_truncated"] = True
+    return recorded
 
 
 def outcomes_record(
@@ -82,6 +101,7 @@ def outcomes_record(
                     o.result.body_excerpt,
                     o.result.error[:500],
                     o.result.ok,
+                    exchange_headers(o),
                 )
                 for o in recorded
             ],

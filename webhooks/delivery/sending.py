@@ -235,8 +235,7 @@ def _send_one(delivery: Delivery, body: bytes) -> Outcome:
     try:
         if delivery.claimed_until is not None and started > delivery.claimed_until.timestamp() - LEASE_MARGIN:
             raise _LeaseLost(delivery)
-        headers = {
-            **delivery.endpoint.headers,
+        own = {
             "content-type": "application/json",
             "user-agent": USER_AGENT,
             **signing.signature_headers(
@@ -247,11 +246,11 @@ def _send_one(delivery: Delivery, body: bytes) -> Outcome:
             ),
         }
         if delivery.event.is_test:
-            headers["edrv-test"] = "true"
+            own["edrv-test"] = "true"
         with metrics.attempt_in_flight():
-            result = http.post(delivery.endpoint.url, body=body, headers=headers)
+            result = http.post(delivery.endpoint.url, body=body, headers={**delivery.endpoint.headers, **own})
         metrics.attempt_observed(result.duration_ms / 1000)
-        return Outcome(delivery=delivery, result=result, attempted_at=started)
+        return Outcome(delivery=delivery, result=result, attempted_at=started, own_headers=own)
     finally:
         with _health_lock:
             health = _health[delivery.endpoint_id]

@@ -5,6 +5,7 @@ savepoint and rolled back at once: it has exactly the shape a real event has, an
 it (nor any event it raised) survives.
 """
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -13,13 +14,30 @@ from django.utils import timezone
 
 from chargestations.models import Chargestation, Connector, Location, PriceComponent, Rate
 from organizations.models import Organization
+from sessions_app.ceilings import exceeded_field
 from sessions_app.models import Driver, IdTag, Session
 from webhooks.catalog.payloads import event_data
 from webhooks.catalog.types import EVENT_TYPES
 
+# The example session's ceilings (none reached), and for a ceiling's type the one it has just reached.
+_CEILINGS = {"energy": 20000, "time": 7200, "cost": "10.00"}
+_CEILINGS_REACHED = {
+    "session.stop_energy_ceiling_exceeded": ("energy", 7400),
+    "session.stop_time_ceiling_exceeded": ("time", 2400),
+    "session.stop_cost_ceiling_exceeded": ("cost", "3.00"),
+}
 
-def _example_rows(organization: Organization) -> dict[str, tuple[Model, Model]]:
-    """(subject, changed object) per catalog object, as a real change would have them."""
+
+def _session_ceilings(type_name: str) -> dict[str, Any]:
+    """`ceilings`, and the `*_exceeded_at` its change set when the type is a ceiling's."""
+    if type_name not in _CEILINGS_REACHED:
+        return {"ceilings": _CEILINGS}
+    kind, limit = _CEILINGS_REACHED[type_name]
+    return {"ceilings": {**_CEILINGS, kind: limit}, exceeded_field(kind): timezone.now()}
+
+
+def _example_rows(organization: Organization, type_name: str) -> dict[str, tuple[Model, Model]]:
+    """(subject, changed object) per catalog object, as a real change of this type would have them."""
     location = Location.objects.create(
         organization=organization,
         name="Example Plaza",
@@ -50,6 +68,7 @@ def _example_rows(organization: Organization) -> dict[str, tuple[Model, Model]]:
     driver = Driver.objects.create(organization=organization, first_name="Ada", last_name="Lovelace")
     IdTag.objects.create(organization=organization, driver=driver, token="EXAMPLE0001")  # noqa: S106 - an RFID id
     now = timezone.now()
+    # 40 minutes at 11 kW: 7.4 kWh at 0.35 + 21 %.
     session = Session.objects.create(
         organization=organization,
         driver=driver,
@@ -59,7 +78,11 @@ def _example_rows(organization: Organization) -> dict[str, tuple[Model, Model]]:
         status="started",
         transaction_id="12345",
         id_tag="EXAMPLE0001",
-        metrics={"chargingStart": now.isoformat(), "meterStart": 0, "energyConsumed": 7400},
+        metrics={
+            "chargingStart": (now - timedelta(minutes=40)).isoformat(),
+            "meterStart": 0,
+            "energyConsumed": 7400,
+        },
         energy_report={
             "timestamp": now.isoformat(),
             "current": {"value": 16.0, "unit": "A"},
@@ -67,7 +90,9 @@ def _example_rows(organization: Organization) -> dict[str, tuple[Model, Model]]:
             "energy_meter": {"value": 7.4, "unit": "kWh"},
             "state_of_charge": {"value": 64.0, "unit": "Percent"},
         },
+        cost_amount="3.13",
         currency=organization.currency,
+        **_session_ceilings(type_name),
     )
     return {
         "organization": (organization, organization),
@@ -84,7 +109,7 @@ def example_data(*, organization: Organization, type_name: str) -> Any:
     with transaction.atomic():
         savepoint = transaction.savepoint()
         try:
-            subject, changed = _example_rows(organization)[EVENT_TYPES[type_name].object]
+            subject, changed = _example_rows(organization, type_name)[EVENT_TYPES[type_name].object]
             return event_data(type_name=type_name, subject=subject, changed=changed, snapshots={})
         finally:
             transaction.savepoint_rollback(savepoint)

@@ -9,7 +9,8 @@ from edrv_project.demo import API_KEY_NAME, PASSWORD, USERNAME, demo_seed
 class Command(BaseCommand):
     help = (
         "Create the demo organization, its login and a small network if missing (safe to re-run), "
-        "and print the login and a new API key."
+        "and print the login, a simulator command per demo charger (each with a new authorization key) "
+        "and a new API key."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -24,6 +25,14 @@ class Command(BaseCommand):
             f"Organization: {organization.name} (id {organization.public_id}, plan {organization.plan})"
         )
         self.stdout.write(f"Dashboard: {settings.SITE_URL}/  login: {USERNAME} / {PASSWORD}")
+        self.stdout.write(
+            "Demo chargers, each with a new authorization key (its HTTP Basic password; the old one no "
+            "longer connects). Run one against the gateway:"
+        )
+        for endpoint, key in seed.charger_keys.items():
+            self.stdout.write(
+                f"  .venv/bin/python manage.py simulate_charger {endpoint} --authorization-key {key}"
+            )
         self.stdout.write(
             f'New API key "{API_KEY_NAME}", shown only this once '
             f"(try: curl -H 'Authorization: Bearer <key>' {settings.SITE_URL}/api/v1/organization):"

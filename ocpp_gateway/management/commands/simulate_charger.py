@@ -2,9 +2,15 @@
 
 With `--stay` it then keeps its connection, heartbeats and answers remote starts (charging again
 each time) and remote stops, until Ctrl-C: try `POST /api/v1/sessions` against it.
+
+It authenticates as chargers do (OCPP security profiles 1 and 2): HTTP Basic, user the endpoint,
+password the station's authorization key (`--authorization-key`, or OCPP_AUTHORIZATION_KEY in the
+environment, which keeps it out of the process list).
 """
 
 import asyncio
+import base64
+import os
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -27,11 +33,25 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=2.0, help="Seconds between meter values.")
         parser.add_argument("--power", type=float, default=11.0, help="Charging power in kW.")
         parser.add_argument("--stay", action="store_true", help="Stay connected and answer remote commands.")
+        parser.add_argument(
+            "--authorization-key",
+            default=os.environ.get("OCPP_AUTHORIZATION_KEY", ""),
+            help="The station's authorization key (default: OCPP_AUTHORIZATION_KEY from the environment). "
+            "Without one the charger connects unauthenticated, which only a station without a key may, "
+            "and only while the gateway allows it (OCPP_ALLOW_UNSECURED).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             asyncio.run(self._run(options))
         except InvalidStatus as exc:
+            if exc.response.status_code == 401:
+                given = "the key given" if options["authorization_key"] else "no authorization key"
+                raise CommandError(
+                    f"The gateway refused {options['endpoint']} with {given} (HTTP 401). Pass the station's "
+                    "key with --authorization-key or OCPP_AUTHORIZATION_KEY; generate one with POST "
+                    "/api/v1/chargestations/:id/authorization-key or on the station's dashboard page."
+                ) from exc
             raise CommandError(f"The gateway refused the connection: {exc}") from exc
         except OSError as exc:
             raise CommandError(f"Cannot reach the gateway at {options['url']}: {exc}") from exc
@@ -45,7 +65,10 @@ class Command(BaseCommand):
             "interval": options["interval"],
             "power_w": options["power"] * 1000,
         }
-        async with connect(url, subprotocols=[Subprotocol("ocpp1.6")]) as websocket:
+        headers = basic_authorization(options["endpoint"], options["authorization_key"])
+        async with connect(
+            url, subprotocols=[Subprotocol("ocpp1.6")], additional_headers=headers
+        ) as websocket:
             charger = SimulatedCharger(options["endpoint"], websocket, auto_charge=charge)
             listening = asyncio.create_task(charger.start())
             boot = await charger.boot()
@@ -59,3 +82,10 @@ class Command(BaseCommand):
                 self.stdout.write("Staying connected: answering remote starts and stops. Ctrl-C to stop.")
                 await asyncio.gather(listening, charger.heartbeats())
             listening.cancel()
+
+
+def basic_authorization(endpoint: str, key: str) -> dict[str, str]:
+    """The handshake's Authorization header (none without a key)."""
+    if not key:
+        return {}
+    return {"Authorization": "Basic " + base64.b64encode(f"{endpoint}:{key}".encode()).decode()}

@@ -1,10 +1,13 @@
-"""The gateway through a real ASGI server: daphne on 127.0.0.1, a `websockets` client as the charger.
+"""The gateway through a real ASGI server: uvicorn on 127.0.0.1 (as the Procfile runs it), a `websockets`
+client as the charger.
 
-A remote start made in this process reaches the charger's connection in the daphne process
-through the Redis channel layer: a command from another process, as from a web or worker process.
+A remote start made in this process reaches the charger's connection in the server process through the
+Redis channel layer: a command from another process, as from a web or worker process. Chargers prove who
+they are with HTTP Basic (OCPP security profile 1); the server answers any other with a 401.
 """
 
 import asyncio
+import base64
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as project_settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
@@ -22,6 +25,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
 from chargestations.models import Chargestation
+from chargestations.services import chargestation_authorization_key_generate
 from ocpp_gateway.simulator import SimulatedCharger
 from organizations.models import Organization
 from sessions_app.models import Session
@@ -29,11 +33,12 @@ from tests.e2e.broker import Broker, PrivateRedis
 from tests.e2e.conftest import StartProcess
 from tests.e2e.processes import database_url, process_environment
 from tests.e2e.receiver import Receiver
-from tests.factories import EndpointFactory
-from tests.ocpp.daphne import DaphneServer
+from tests.factories import ChargestationFactory, EndpointFactory
+from tests.ocpp.asgi_server import AsgiServer
 from tests.ocpp.inprocess import in_db, run
 from tests.ocpp.layers import redis_channel_layers
 from tests.ocpp.scenarios import SESSION_EVENTS, T0, Network, event_type, session_charge
+from webhooks.models import Event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -45,6 +50,10 @@ REMOTE_SESSION = [
     "session.ended",
     "transaction.stopped",
 ]
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 @pytest.fixture
@@ -59,9 +68,9 @@ def channel_layer_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def daphne(
+def server(
     celery_broker: Broker, artifacts_dir: Path, channel_layer_url: str, settings: Settings
-) -> Iterator[DaphneServer]:
+) -> Iterator[AsgiServer]:
     settings.CHANNEL_LAYERS = redis_channel_layers(channel_layer_url)
     env = process_environment(
         database=database_url(connection.settings_dict),
@@ -69,29 +78,33 @@ def daphne(
         extra={
             "DJANGO_SETTINGS_MODULE": "tests.ocpp.settings",
             "OCPP_TEST_CHANNEL_LAYER_URL": channel_layer_url,
+            "OCPP_REFUSAL_DELAY": "0.05",
         },
     )
-    with DaphneServer(env=env, log_path=artifacts_dir / "daphne.log") as server:
-        yield server
+    with AsgiServer(env=env, log_path=artifacts_dir / "uvicorn.log") as asgi_server:
+        yield asgi_server
 
 
 def test_a_charger_through_a_real_server_and_a_remote_start_from_another_process(
     receiver: Receiver,
     celery_worker: StartProcess,
-    daphne: DaphneServer,
+    server: AsgiServer,
     network: Network,
     organization: Organization,
     api: APIClient,
 ) -> None:
-    # Given a worker, an endpoint subscribed to everything, and the gateway served by daphne
+    # Given a worker, an endpoint subscribed to everything, and the gateway served by uvicorn
     celery_worker(WEBHOOKS_RETRY_SCHEDULE="0,1,1", WEBHOOKS_SWEEP_INTERVAL="1")
     endpoint = EndpointFactory.create(organization=organization, url=receiver.url("/all"))
     receiver.expect_secrets("/all", [endpoint.secret])
     station = network.station.endpoint
+    assert network.authorization_key is not None
+    credentials = basic(station, network.authorization_key)
 
-    # When a charger connects over TCP, charges once on its own, then once started by the API
+    # When a charger connects over TCP with its key, charges once on its own, then once started by the API
     async def scenario() -> tuple[str | None, int, str]:
-        async with connect(daphne.url(f"/ocpp/{station}"), subprotocols=OCPP) as websocket:
+        url = server.url(f"/ocpp/{station}")
+        async with connect(url, subprotocols=OCPP, additional_headers=credentials) as websocket:
             charger = SimulatedCharger(station, websocket)
             listening = asyncio.create_task(charger.start())
             first = await session_charge(charger, network.tag)
@@ -117,24 +130,54 @@ def test_a_charger_through_a_real_server_and_a_remote_start_from_another_process
     assert Session.objects.get(public_id=remote).status == "ended"
 
 
-def test_the_real_server_refuses_an_unknown_endpoint_at_the_handshake(daphne: DaphneServer) -> None:
-    async def scenario() -> int:
-        with pytest.raises(InvalidStatus) as refused:
-            async with connect(daphne.url("/ocpp/NO-SUCH-STATION"), subprotocols=OCPP):
-                pass
-        return refused.value.response.status_code
+@pytest.mark.parametrize(
+    "credentials",
+    ["none", "wrong key", "another station's key", "an unknown endpoint"],
+)
+def test_the_real_server_answers_a_charger_without_the_stations_key_with_a_401(
+    server: AsgiServer, network: Network, organization: Organization, credentials: str
+) -> None:
+    # Given a station with a key, and another station with its own
+    station = network.station.endpoint
+    other = ChargestationFactory.create(location=network.station.location)
+    other_key = chargestation_authorization_key_generate(chargestation=other)
+    headers, path = {
+        "none": ({}, station),
+        "wrong key": (basic(station, "not-the-key-0123456789"), station),
+        "another station's key": (basic(station, other_key), station),
+        "an unknown endpoint": (basic("NO-SUCH-STATION", "whatever-0123456789"), "NO-SUCH-STATION"),
+    }[credentials]
+    events_before = Event.objects.count()
 
-    assert run(scenario) == 403
+    # When a charger connects with them
+    async def scenario() -> tuple[int, str | None]:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(server.url(f"/ocpp/{path}"), subprotocols=OCPP, additional_headers=headers):
+                pass
+        response = refused.value.response
+        return response.status_code, response.headers.get("WWW-Authenticate")
+
+    status, challenge = run(scenario)
+
+    # Then the handshake is a 401 asking for Basic credentials, nothing was recorded, the station is
+    # still offline, and the server logged the refusal without the password it was sent
+    assert (status, challenge) == (401, 'Basic realm="OCPP"')
+    assert Event.objects.count() == events_before
+    assert not Chargestation.objects.get(pk=network.station.pk).online
+    log = server.log_text()
+    assert "ocpp.handshake.refused" in log
+    assert other_key not in log and "not-the-key-0123456789" not in log
 
 
 def test_simulate_charger_boots_and_charges_once_against_the_server(
-    daphne: DaphneServer, network: Network
+    server: AsgiServer, network: Network
 ) -> None:
-    # When the demo command runs a charger against the server
+    # When the demo command runs a charger against the server, with the station's key
     call_command(
         "simulate_charger",
         network.station.endpoint,
-        *("--url", daphne.url("/ocpp/"), "--id-tag", network.tag, "--readings", "2", "--interval", "0.2"),
+        *("--url", server.url("/ocpp/"), "--id-tag", network.tag, "--readings", "2", "--interval", "0.2"),
+        *("--authorization-key", str(network.authorization_key)),
         stdout=StringIO(),
     )
 
@@ -145,3 +188,14 @@ def test_simulate_charger_boots_and_charges_once_against_the_server(
     assert (session.status, session.id_tag, session.driver) == ("ended", network.tag, network.driver)
     assert session.metrics["energyConsumed"] == round(11000 * 0.4 / 3600)
     assert session.energy_report["power"] == {"value": 11.0, "unit": "kW"}
+
+
+def test_simulate_charger_without_the_key_fails_saying_so(server: AsgiServer, network: Network) -> None:
+    # When the demo command runs a charger against the server without the station's key
+    with pytest.raises(CommandError) as failed:
+        call_command("simulate_charger", network.station.endpoint, "--url", server.url("/ocpp/"))
+
+    # Then it stops with a message that says what is missing and where to get it
+    assert "HTTP 401" in str(failed.value)
+    assert "--authorization-key" in str(failed.value)
+    assert not Session.objects.exists()

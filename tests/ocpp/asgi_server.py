@@ -1,4 +1,5 @@
-"""A real ASGI server for end-to-end tests: daphne serving the project on a free port of 127.0.0.1.
+"""A real ASGI server for end-to-end tests: uvicorn, as the Procfile runs it, serving the project on a
+free port of 127.0.0.1.
 
 Like the harness's Celery processes: its own process group (killed at exit whatever happens),
 its output in a log file, ready once its port accepts connections.
@@ -21,7 +22,7 @@ from tests.e2e.broker import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class DaphneServer:
+class AsgiServer:
     def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
         self.env, self.log_path = env, log_path
         self.port = free_port()
@@ -34,9 +35,12 @@ class DaphneServer:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def __enter__(self) -> "DaphneServer":
-        script = Path(sys.executable).with_name("daphne")
-        command = [str(script), "-b", "127.0.0.1", "-p", str(self.port), "edrv_project.asgi:application"]
+    def __enter__(self) -> "AsgiServer":
+        script = Path(sys.executable).with_name("uvicorn")
+        command = [
+            *(str(script), "edrv_project.asgi:application"),
+            *("--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off"),
+        ]
         pdeathsig = shutil.which("setpriv")  # the kernel kills it if the test process dies
         if pdeathsig:
             command = [pdeathsig, "--pdeathsig", "KILL", "--", *command]
@@ -57,7 +61,7 @@ class DaphneServer:
                 return self
             time.sleep(0.1)
         self.__exit__(None, None, None)
-        raise RuntimeError(f"daphne did not start on port {self.port}; log:\n{self.log_text()}")
+        raise RuntimeError(f"uvicorn did not start on port {self.port}; log:\n{self.log_text()}")
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
