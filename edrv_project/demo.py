@@ -27,6 +27,7 @@ from chargestations.models import (
     PowerType,
     PriceComponent,
     PriceComponentType,
+    Protocol,
     Rate,
 )
 from chargestations.services import chargestation_authorization_key_generate
@@ -61,6 +62,8 @@ CHARGESTATIONS = [
     ("DEMO-CP-002", "Demo Depot Amsterdam", [{**AC, "power": Decimal(11)}, {**AC, "power": Decimal(11)}]),
     ("DEMO-CP-003", "Demo Plaza Utrecht", [{**CCS, "power": Decimal(50)}, {**CCS, "power": Decimal(50)}]),
 ]
+# The Utrecht charger speaks OCPP 2.0.1, the others 1.6J: the demo shows both (same events).
+PROTOCOLS = {"DEMO-CP-003": Protocol.OCPP201}
 # ENERGY per kWh billed per Wh; TIME per hour billed per minute.
 PRICE_COMPONENTS = {
     PriceComponentType.ENERGY: {"price": Decimal("0.3500"), "tax": Decimal(21), "step_size": 1},
@@ -79,6 +82,7 @@ class DemoSeed:
     raw_key: str
     created: Counter[str] = field(default_factory=Counter)
     charger_keys: dict[str, str] = field(default_factory=dict)  # endpoint: authorization key
+    charger_protocols: dict[str, str] = field(default_factory=dict)  # endpoint: OCPP version
 
 
 @transaction.atomic
@@ -87,6 +91,7 @@ def demo_seed() -> DemoSeed:
     can be shown twice."""
     created: Counter[str] = Counter()
     charger_keys: dict[str, str] = {}
+    charger_protocols: dict[str, str] = {}
     organization = _ensure(
         Organization,
         created,
@@ -121,11 +126,17 @@ def demo_seed() -> DemoSeed:
             Chargestation,
             created,
             lookup={"endpoint": endpoint},
-            defaults={"organization": organization, "location": locations[location_name], "public": True},
+            defaults={
+                "organization": organization,
+                "location": locations[location_name],
+                "public": True,
+                "protocol": PROTOCOLS.get(endpoint, Protocol.OCPP16),
+            },
         )
         if station.organization_id != organization.pk:
             raise CommandError(f"Chargestation {endpoint} exists in another organization; remove it first.")
         charger_keys[endpoint] = chargestation_authorization_key_generate(chargestation=station)
+        charger_protocols[endpoint] = station.protocol
         for number, spec in enumerate(connectors, start=1):
             _ensure(
                 Connector,
@@ -147,7 +158,13 @@ def demo_seed() -> DemoSeed:
             defaults={"driver": driver, "type": TokenType.RFID},
         )
     _, raw_key = api_key_create(organization=organization, name=API_KEY_NAME)
-    return DemoSeed(organization=organization, raw_key=raw_key, created=created, charger_keys=charger_keys)
+    return DemoSeed(
+        organization=organization,
+        raw_key=raw_key,
+        created=created,
+        charger_keys=charger_keys,
+        charger_protocols=charger_protocols,
+    )
 
 
 def _ensure(model: type[M], created: Counter[str], *, lookup: dict[str, Any], defaults: dict[str, Any]) -> M:

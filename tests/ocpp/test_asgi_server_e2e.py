@@ -37,7 +37,7 @@ from tests.factories import ChargestationFactory, EndpointFactory
 from tests.ocpp.asgi_server import AsgiServer
 from tests.ocpp.inprocess import in_db, run
 from tests.ocpp.layers import redis_channel_layers
-from tests.ocpp.scenarios import SESSION_EVENTS, T0, Network, event_type, session_charge
+from tests.ocpp.scenarios import SESSION_EVENTS, T0, Network, event_type, network_create, session_charge
 from webhooks.models import Event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -188,6 +188,30 @@ def test_simulate_charger_boots_and_charges_once_against_the_server(
     assert (session.status, session.id_tag, session.driver) == ("ended", network.tag, network.driver)
     assert session.metrics["energyConsumed"] == round(11000 * 0.4 / 3600)
     assert session.energy_report["power"] == {"value": 11.0, "unit": "kW"}
+
+
+def test_simulate_charger_speaks_ocpp_201_to_a_201_station(
+    server: AsgiServer, organization: Organization
+) -> None:
+    # Given a station that speaks OCPP 2.0.1
+    network = network_create(organization, protocol="ocpp2.0.1")
+
+    # When the demo command runs a 2.0.1 charger against the server, with the station's key
+    call_command(
+        "simulate_charger",
+        network.station.endpoint,
+        *("--url", server.url("/ocpp/"), "--id-tag", network.tag, "--readings", "2", "--interval", "0.2"),
+        *("--protocol", "ocpp2.0.1", "--authorization-key", str(network.authorization_key)),
+        stdout=StringIO(),
+    )
+
+    # Then the station booted, and one session ran to its end under the charger's own transaction id
+    station = Chargestation.objects.get(pk=network.station.pk)
+    assert (station.vendor, station.model) == ("eDRV", "Simulator")
+    session = Session.objects.get()
+    assert (session.status, session.id_tag, session.driver) == ("ended", network.tag, network.driver)
+    assert session.transaction_id and not session.transaction_id.isdigit()
+    assert session.metrics["energyConsumed"] == round(11000 * 0.4 / 3600)
 
 
 def test_simulate_charger_without_the_key_fails_saying_so(server: AsgiServer, network: Network) -> None:

@@ -120,7 +120,8 @@ def test_each_run_gives_the_demo_chargers_new_keys_and_prints_how_to_connect_wit
 
     # Then each run printed a simulator command per demo charger, with a key that works for it then
     def commands(lines: list[str]) -> dict[str, str]:
-        found = [re.search(r"simulate_charger (\S+) --authorization-key (\S+)$", line) for line in lines]
+        pattern = r"simulate_charger (\S+)(?: --protocol \S+)? --authorization-key (\S+)$"
+        found = [re.search(pattern, line) for line in lines]
         return {match.group(1): match.group(2) for match in found if match}
 
     assert list(commands(second)) == ["DEMO-CP-001", "DEMO-CP-002", "DEMO-CP-003"]

@@ -3,6 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from chargestations.models import Protocol
 from edrv_project.demo import API_KEY_NAME, PASSWORD, USERNAME, demo_seed
 
 
@@ -30,8 +31,10 @@ class Command(BaseCommand):
             "longer connects). Run one against the gateway:"
         )
         for endpoint, key in seed.charger_keys.items():
+            protocol = seed.charger_protocols[endpoint]
+            speaks = "" if protocol == Protocol.OCPP16 else f" --protocol {protocol}"
             self.stdout.write(
-                f"  .venv/bin/python manage.py simulate_charger {endpoint} --authorization-key {key}"
+                f"  .venv/bin/python manage.py simulate_charger {endpoint}{speaks} --authorization-key {key}"
             )
         self.stdout.write(
             f'New API key "{API_KEY_NAME}", shown only this once '

@@ -1,5 +1,8 @@
 """`manage.py simulate_charger DEMO-CP-001`: a charger that connects, boots and charges once.
 
+It speaks OCPP 1.6J, or 2.0.1 with `--protocol ocpp2.0.1` (the station's `protocol` must say the
+same: the gateway refuses a subprotocol the station does not speak).
+
 With `--stay` it then keeps its connection, heartbeats and answers remote starts (charging again
 each time) and remote stops, until Ctrl-C: try `POST /api/v1/sessions` against it.
 
@@ -19,16 +22,25 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
 from ocpp_gateway.simulator import SimulatedCharger
+from ocpp_gateway.simulator_v201 import SimulatedCharger201
+
+CHARGERS = {"ocpp1.6": SimulatedCharger, "ocpp2.0.1": SimulatedCharger201}
 
 
 class Command(BaseCommand):
-    help = "Run a simulated OCPP 1.6J charger against the gateway: boot, status, one session."
+    help = "Run a simulated OCPP 1.6J or 2.0.1 charger against the gateway: boot, status, one session."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("endpoint", help="The chargestation's endpoint (its OCPP identity).")
         parser.add_argument("--url", default="ws://127.0.0.1:8000/ocpp/", help="The gateway's base URL.")
         parser.add_argument("--id-tag", default="DEMO-RFID-0001", help="The token the session starts with.")
-        parser.add_argument("--connector", type=int, default=1)
+        parser.add_argument(
+            "--protocol",
+            choices=sorted(CHARGERS),
+            default="ocpp1.6",
+            help="The OCPP version it speaks: the station's `protocol`.",
+        )
+        parser.add_argument("--connector", type=int, default=1, help="The connector (2.0.1: the EVSE).")
         parser.add_argument("--readings", type=int, default=5, help="Meter values sent while charging.")
         parser.add_argument("--interval", type=float, default=2.0, help="Seconds between meter values.")
         parser.add_argument("--power", type=float, default=11.0, help="Charging power in kW.")
@@ -67,9 +79,9 @@ class Command(BaseCommand):
         }
         headers = basic_authorization(options["endpoint"], options["authorization_key"])
         async with connect(
-            url, subprotocols=[Subprotocol("ocpp1.6")], additional_headers=headers
+            url, subprotocols=[Subprotocol(options["protocol"])], additional_headers=headers
         ) as websocket:
-            charger = SimulatedCharger(options["endpoint"], websocket, auto_charge=charge)
+            charger = CHARGERS[options["protocol"]](options["endpoint"], websocket, auto_charge=charge)
             listening = asyncio.create_task(charger.start())
             boot = await charger.boot()
             self.stdout.write(f"Connected to {url}; boot {boot.status}, heartbeat every {boot.interval} s.")
