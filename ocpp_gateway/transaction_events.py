@@ -39,7 +39,6 @@ from sessions_app.models import Session, SessionStatus
 logger = logging.getLogger(__name__)
 
 STARTED, UPDATED, ENDED = "Started", "Updated", "Ended"
-ID_TAG_LENGTH = 20  # Session.id_tag holds 1.6J's idTag; a 2.0.1 idToken may have 36 characters
 
 
 def _token(event: dict[str, Any]) -> str | None:
@@ -163,7 +162,7 @@ def _session_start(
     transactions.transaction_start(
         chargestation_id=station.pk,
         connector_number=_evse_id(record),
-        id_tag=token[:ID_TAG_LENGTH],
+        id_tag=token,
         meter_start=round(meter_start or 0),
         timestamp=charger_time(event["timestamp"]),
         transaction_id=record.transaction_id,

@@ -84,7 +84,11 @@ class Session(PublicModel):
         blank=True,
         help_text="The OCPP transaction id: ours for OCPP 1.6J (an integer), the charger's for 2.0.1.",
     )
-    id_tag = models.CharField(max_length=20, blank=True)
+    id_tag = models.CharField(
+        max_length=36,
+        blank=True,
+        help_text="The token it runs under: an OCPP 1.6J idTag (at most 20 characters) or a 2.0.1 idToken.",
+    )
     metrics = models.JSONField(
         default=dict,
         blank=True,

@@ -19,6 +19,7 @@ from sessions_app.ceilings import KINDS
 from sessions_app.models import Driver, IdTag, Session
 
 MAX_ID_TAGS = 50
+ID_TAG_16_LENGTH = 20  # OCPP 1.6J's idTag; 2.0.1's idToken has up to 36
 MAX_ENERGY_CEILING = 10_000_000  # Wh: 10 MWh, past any battery
 MAX_TIME_CEILING = 30 * 24 * 3600  # seconds: 30 days
 
@@ -206,3 +207,11 @@ class SessionSerializer(PublicModelSerializer):
         }
         # One OCPP transaction id per station is the gateway's concern, not the API's.
         validators: list[Any] = []
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        station = attrs.get("chargestation") or getattr(self.instance, "chargestation", None)
+        id_tag = attrs.get("id_tag") or ""
+        if station is not None and station.protocol == Protocol.OCPP16 and len(id_tag) > ID_TAG_16_LENGTH:
+            limit = f"An OCPP 1.6J chargestation takes idTags of at most {ID_TAG_16_LENGTH} characters."
+            raise serializers.ValidationError({"id_tag": limit})
+        return attrs

@@ -192,3 +192,26 @@ def test_an_unknown_status_filter_is_a_400(api: APIClient) -> None:
 
     assert response.status_code == 400
     assert list(response.json()) == ["status"]
+
+
+def test_an_id_tag_longer_than_ocpp_16_allows_is_a_400_for_a_16_station_only(
+    api: APIClient, organization: Organization
+) -> None:
+    # Given a 1.6J station and a 2.0.1 station, and a 30-character token (a 2.0.1 idToken)
+    station_16 = ChargestationFactory.create(location__organization=organization, protocol="ocpp1.6")
+    station_201 = ChargestationFactory.create(location__organization=organization, protocol="ocpp2.0.1")
+    token = "E" * 30
+
+    # When a session is started with it on each
+    refused = api.post(
+        "/api/v1/sessions", {"chargestation": station_16.public_id, "id_tag": token}, format="json"
+    )
+    accepted = api.post(
+        "/api/v1/sessions", {"chargestation": station_201.public_id, "id_tag": token}, format="json"
+    )
+
+    # Then the 1.6J station's is a 400 naming the field, and the 2.0.1 station's keeps the whole token
+    assert refused.status_code == 400
+    assert refused.json() == {"id_tag": ["An OCPP 1.6J chargestation takes idTags of at most 20 characters."]}
+    assert accepted.status_code == 201, accepted.json()
+    assert accepted.json()["id_tag"] == token

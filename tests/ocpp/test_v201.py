@@ -469,6 +469,28 @@ def test_a_transaction_becomes_a_session_once_it_says_who_charges(network: Netwo
     assert session.metrics == {"chargingStart": "2026-02-06T14:01:00.000Z", "meterStart": 700}
 
 
+def test_a_long_id_token_is_kept_whole(network: Network) -> None:
+    # Given a 2.0.1 idToken longer than 1.6J's 20-character idTag (an eMAID, say)
+    token = "NL-EDR-C12345678-9-LONGTOKEN"
+
+    # When a transaction starts with it
+    transaction_events.transaction_event_receive(
+        chargestation_id=network.station.pk,
+        event={
+            "event_type": "Started",
+            "timestamp": T0.isoformat(),
+            "seq_no": 0,
+            "trigger_reason": "Authorized",
+            "transaction_info": {"transaction_id": "TX-LONG", "charging_state": "EVConnected"},
+            "id_token": {"id_token": token, "type": "eMAID"},
+            "evse": {"id": 1, "connector_id": 1},
+        },
+    )
+
+    # Then its session runs under the whole token, not a cut one
+    assert Session.objects.get(transaction_id="TX-LONG").id_tag == token
+
+
 @pytest.mark.parametrize(
     ("current", "said", "expected"),
     [
