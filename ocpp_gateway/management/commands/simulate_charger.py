@@ -24,7 +24,10 @@ from websockets.typing import Subprotocol
 from ocpp_gateway.simulator import SimulatedCharger
 from ocpp_gateway.simulator_v201 import SimulatedCharger201
 
-CHARGERS = {"ocpp1.6": SimulatedCharger, "ocpp2.0.1": SimulatedCharger201}
+CHARGERS: dict[str, type[SimulatedCharger] | type[SimulatedCharger201]] = {
+    "ocpp1.6": SimulatedCharger,
+    "ocpp2.0.1": SimulatedCharger201,
+}
 
 
 class Command(BaseCommand):
