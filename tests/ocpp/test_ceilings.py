@@ -11,11 +11,13 @@ from rest_framework.test import APIClient
 from chargestations.models import Chargestation
 from ocpp_gateway import tasks
 from ocpp_gateway.simulator import SimulatedCharger
+from organizations.models import Organization
 from sessions_app.models import Session
 from tests.e2e.broker import Broker
 from tests.factories import SessionFactory
 from tests.ocpp.inprocess import charger_at, in_db, run
-from tests.ocpp.scenarios import T0, Network
+from tests.ocpp.scenarios import T0, Network, network_create
+from tests.ocpp.scenarios_v201 import v201
 from webhooks.models import Event
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -106,6 +108,49 @@ def test_an_energy_ceiling_set_at_a_remote_start_stops_the_session_once(
         "2026-02-06T14:30:00.000Z",
         5500,
     )
+
+
+def test_an_energy_ceiling_stops_a_201_charger_with_request_stop_transaction(
+    celery_broker: Broker, organization: Organization, api: APIClient
+) -> None:
+    # Given a connected OCPP 2.0.1 charger, and a session started through the API with a 5 kWh ceiling
+    network = network_create(organization, protocol="ocpp2.0.1")
+
+    async def scenario() -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+        async with charger_at(network.station.endpoint, **v201(network)) as charger:
+            await charger.boot()
+            body = {
+                "chargestation": network.station.public_id,
+                "connector": network.connector.public_id,
+                "user": network.driver.public_id,
+                "ceilings": {"energy": 5000},
+            }
+            await in_db(api.post, "/api/v1/sessions", body, format="json")
+            start = await asyncio.wait_for(charger.remote_starts.get(), 10)
+            transaction_id = await charger.start_transaction(
+                start["id_token"]["id_token"], at=T0, remote_start_id=start["remote_start_id"]
+            )
+            # When the meter passes 5 kWh at 14:30, and once more before the charger stops
+            await charger.meter(transaction_id, energy_wh=3000, power_w=11000, at=T0 + minutes(15))
+            await charger.meter(transaction_id, energy_wh=5500, power_w=11000, at=T0 + minutes(30))
+            stop = await asyncio.wait_for(charger.remote_stops.get(), 10)
+            await charger.meter(transaction_id, energy_wh=6000, power_w=11000, at=T0 + minutes(33))
+            await asyncio.sleep(QUIET)
+            more = []
+            while not charger.remote_stops.empty():
+                more.append(charger.remote_stops.get_nowait())
+            await charger.stop_transaction(transaction_id, 6000, reason="Remote", at=T0 + minutes(35))
+            return transaction_id, stop, more
+
+    transaction_id, stop, more = run(scenario)
+
+    # Then the charger received one RequestStopTransaction for its transaction, the ceiling's event
+    # was raised once, and the session ended as usual
+    assert (stop, more) == ({"transaction_id": transaction_id}, [])
+    session = Session.objects.get()
+    assert (session.status, session.transaction_id) == ("ended", transaction_id)
+    assert exceeded(session) == {"energy": T0 + minutes(30), "time": None, "cost": None}
+    assert session_events().count("session.stop_energy_ceiling_exceeded") == 1
 
 
 def test_a_cost_ceiling_lowered_below_what_is_metered_is_reached_at_the_next_reading(
