@@ -383,6 +383,7 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-purge": {"task": "webhooks.outbox_purge", "schedule": 3600.0},
     "ocpp-silence-check": {"task": "ocpp_gateway.tasks.chargestations_silent_offline", "schedule": 60.0},
     "ocpp-cancel-overdue": {"task": "ocpp_gateway.tasks.sessions_cancel_overdue", "schedule": 30.0},
+    "ocpp-transactions-purge": {"task": "ocpp_gateway.tasks.charger_transactions_purge", "schedule": 3600.0},
     "ocpp-time-ceilings": {
         "task": "ocpp_gateway.tasks.sessions_time_ceiling_check",
         "schedule": OCPP_CEILINGS_CHECK_INTERVAL,

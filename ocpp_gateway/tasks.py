@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from ocpp_gateway import ceilings, remote, stations
+from ocpp_gateway import ceilings, remote, stations, transaction_events
 
 
 @shared_task(ignore_result=True)
@@ -27,3 +27,9 @@ def chargestations_silent_offline() -> None:
 def sessions_time_ceiling_check() -> None:
     """Beat: time ceilings reached without a meter value to tell (marked, and the charger asked to stop)."""
     ceilings.sessions_time_ceiling_check()
+
+
+@shared_task(ignore_result=True)
+def charger_transactions_purge() -> None:
+    """Beat: forget the 2.0.1 transactions that are over (their sessions stay)."""
+    transaction_events.charger_transactions_purge()

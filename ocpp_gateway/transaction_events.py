@@ -26,9 +26,11 @@ of the EVSE's connector (`evse`): a queued one tells the past.
 """
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from chargestations.models import Chargestation
 from ocpp_gateway import evse, transactions
@@ -169,3 +171,17 @@ def _session_start(
         requested_session_id=requested_id,
     )
     return Session.objects.get(chargestation=station, transaction_id=record.transaction_id)
+
+
+# An ended transaction's bookkeeping outlives it a day (a charger may repeat its last events); one
+# that never ended is given up after a month (its charger lost it; its session times out alone).
+ENDED_KEPT = timedelta(days=1)
+OPEN_KEPT = timedelta(days=30)
+
+
+def charger_transactions_purge() -> int:
+    """Delete the bookkeeping of transactions that are over; how many rows went."""
+    now = timezone.now()
+    ended = ChargerTransaction.objects.filter(ended=True, updated_at__lt=now - ENDED_KEPT)
+    abandoned = ChargerTransaction.objects.filter(updated_at__lt=now - OPEN_KEPT)
+    return ended.delete()[0] + abandoned.delete()[0]

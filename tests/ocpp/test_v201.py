@@ -5,11 +5,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from chargestations.models import Chargestation, Connector
 from ocpp_gateway import evse, transaction_events
 from ocpp_gateway.meter import readings_parse
+from ocpp_gateway.models import ChargerTransaction
 from ocpp_gateway.simulator_v201 import meter_value
 from organizations.models import Organization
 from sessions_app.models import Session
@@ -551,3 +553,25 @@ def test_an_evse_is_as_busy_as_its_busiest_connector_and_as_usable_as_its_most_u
     assert evse.evse_status(["Available", "Occupied"]) == "Occupied"
     assert evse.evse_status(["Faulted", "Available"]) == "Available"
     assert evse.evse_status(["Faulted", "Unavailable"]) == "Unavailable"
+
+
+def test_the_bookkeeping_of_transactions_that_are_over_is_purged(network: Network) -> None:
+    # Given a transaction ended two days ago, one ended an hour ago, one running since yesterday, and
+    # one left open for two months
+    def record(transaction_id: str, *, ended: bool, age: timedelta) -> None:
+        row = ChargerTransaction.objects.create(
+            chargestation=network.station, transaction_id=transaction_id, ended=ended
+        )
+        ChargerTransaction.objects.filter(pk=row.pk).update(updated_at=timezone.now() - age)
+
+    record("OLD-END", ended=True, age=timedelta(days=2))
+    record("NEW-END", ended=True, age=timedelta(hours=1))
+    record("RUNNING", ended=False, age=timedelta(days=1))
+    record("LOST", ended=False, age=timedelta(days=60))
+
+    # When the beat purges
+    purged = transaction_events.charger_transactions_purge()
+
+    # Then the old ended one and the abandoned one are gone, and the others kept
+    assert purged == 2
+    assert set(ChargerTransaction.objects.values_list("transaction_id", flat=True)) == {"NEW-END", "RUNNING"}
