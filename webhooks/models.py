@@ -16,13 +16,27 @@ def new_endpoint_id() -> str:
     return "wh_" + secrets.token_hex(12)
 
 
+class SignatureScheme(models.TextChoices):
+    """Standard Webhooks' schemes: `v1` HMAC-SHA256 with a shared secret, `v1a` ed25519 signatures."""
+
+    V1 = "v1", "HMAC-SHA256 (v1)"
+    V1A = "v1a", "Ed25519 (v1a)"
+
+
 class Endpoint(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="endpoints")
     public_id = models.CharField(max_length=40, unique=True, default=new_endpoint_id, editable=False)
     url = models.URLField(max_length=2048)
     events = models.JSONField(default=list, help_text="Subscribed event type names.")
     description = models.CharField(max_length=500, blank=True)
-    # Encrypted at rest (edrv_project/encryption.py); read and written as plain text.
+    signature_scheme = models.CharField(
+        max_length=3,
+        choices=SignatureScheme.choices,
+        default=SignatureScheme.V1,
+        help_text="v1: HMAC with the shared secret; v1a: ed25519, the secret being the private key.",
+    )
+    # Encrypted at rest (edrv_project/encryption.py); read and written as plain text. Under v1a the
+    # secret is the endpoint's ed25519 private key (its public key is shown, never the secret).
     secret = EncryptedTextField(default=secret_generate, help_text="Signs every delivery.")
     previous_secret = EncryptedTextField(blank=True)
     previous_secret_expires_at = models.DateTimeField(
