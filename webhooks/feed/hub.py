@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 
 from webhooks.feed.announcing import channel_prefix
 from webhooks.feed.selectors import Page, Position, feed_read
-from webhooks.feed.threads import WAKES
+from webhooks.feed.threads import in_database
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class Hub:
         shared = self.reads.get(key)
         if shared is None or shared[0] != self.sequence:
             task = asyncio.ensure_future(
-                WAKES.run(
+                in_database(
                     feed_read, organization_id=organization_id, position=position, types=types, limit=limit
                 )
             )
@@ -172,10 +172,6 @@ class Hub:
                         pinged = now
             except (RedisError, OSError) as exc:
                 logger.warning("webhooks.feed.subscription_lost", extra={"error": type(exc).__name__})
-            except Exception:
-                # A bug here must not end the subscription for good: logged, and made again (waiters
-                # poll meanwhile).
-                logger.exception("webhooks.feed.listener_crashed")
             finally:
                 self._live_set(False)
                 with suppress(RedisError, OSError):
