@@ -1,5 +1,4 @@
-"""The ASGI application: HTTP to Django (long polls to its waiting handler), WebSockets to the OCPP
-gateway (chargers)."""
+"""The ASGI application: HTTP to Django, WebSockets to the OCPP gateway (chargers)."""
 
 import os
 
@@ -12,12 +11,11 @@ django_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from edrv_project.waiting import with_waiting_routes  # noqa: E402
 from ocpp_gateway.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": with_waiting_routes(django_application),
+        "http": django_application,
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from chargestations.models import Chargestation, Connector, Location, PriceComponent, Rate
 from organizations.models import Membership, Organization, Plan, Role
 from sessions_app.models import Driver, IdTag, Session
-from webhooks.catalog.types import OPERATIONAL, SUBSCRIBABLE
+from webhooks.catalog.types import SUBSCRIBABLE
 from webhooks.models import Endpoint
 from webhooks.signing import secret_generate
 
@@ -124,6 +124,5 @@ class EndpointFactory(factory.django.DjangoModelFactory[Endpoint]):
 
     organization = factory.SubFactory(OrganizationFactory)
     url = factory.Sequence(lambda n: f"http://127.0.0.1:9/hook{n}")
-    # Every event of the network; the news about webhooks themselves only when a test asks for it.
-    events = factory.LazyFunction(lambda: sorted(SUBSCRIBABLE - OPERATIONAL))
+    events = factory.LazyFunction(lambda: sorted(SUBSCRIBABLE))
     secret = factory.LazyFunction(secret_generate)
