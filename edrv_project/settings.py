@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from edrv_project.channel_layers import redis_channel_layers
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # local state: SQLite test files, the folder broker, beat's schedule
 VAR_DIR.mkdir(exist_ok=True)
@@ -229,17 +231,14 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Channels: how web and worker processes reach a charger's WebSocket connection.
-CHANNEL_LAYERS = {
-    "default": (
-        # channels-redis blocks up to 5 s on a receive: the socket must wait longer than that.
-        {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
-        }
-        if REDIS_URL
-        else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
-    )
-}
+# Redis connections one process may open for it at once: at least the chargers that may connect to
+# one gateway process in the same second (all of them, after a restart).
+CHANNEL_LAYER_MAX_CONNECTIONS = env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000)
+CHANNEL_LAYERS = (
+    redis_channel_layers(REDIS_URL, max_connections=CHANNEL_LAYER_MAX_CONNECTIONS)
+    if REDIS_URL
+    else {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+)
 
 # The cache holds API throttling counters: shared by every web process when Redis is there.
 # Give it a Redis database of its own: clearing a cache flushes its whole database.

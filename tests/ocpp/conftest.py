@@ -1,8 +1,13 @@
 """The gateway's tests: the end-to-end fixtures (a real worker, broker and receiver) and a network."""
 
+import shutil
+from collections.abc import Iterator
+
 import pytest
+from django.conf import settings
 
 from organizations.models import Organization
+from tests.e2e.broker import PrivateRedis
 from tests.e2e.conftest import (  # noqa: F401 - fixtures and the report hook, for the e2e tests here
     artifacts_dir,
     celery_broker,
@@ -16,3 +21,15 @@ from tests.ocpp.scenarios import Network, network_create
 @pytest.fixture
 def network(organization: Organization) -> Network:
     return network_create(organization)
+
+
+@pytest.fixture
+def channel_layer_url() -> Iterator[str]:
+    """A Redis for a channel layer: a private redis-server when there is one, else the project's."""
+    if shutil.which("redis-server"):
+        with PrivateRedis(shutil.which("redis-server") or "") as redis:
+            yield redis.url
+    elif settings.REDIS_URL:
+        yield settings.REDIS_URL
+    else:
+        pytest.skip("a channel layer between processes needs Redis: REDIS_URL or a redis-server")

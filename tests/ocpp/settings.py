@@ -6,8 +6,10 @@ that the test can shorten them for that process.
 """
 
 from edrv_project.settings import *  # noqa: F403
-from edrv_project.settings import env
-from tests.ocpp.layers import redis_channel_layers
+from edrv_project.channel_layers import redis_channel_layers
+from edrv_project.settings import CHANNEL_LAYER_MAX_CONNECTIONS, env
 
 if env.str("OCPP_TEST_CHANNEL_LAYER_URL", default=""):
-    CHANNEL_LAYERS = redis_channel_layers(env.str("OCPP_TEST_CHANNEL_LAYER_URL"))
+    CHANNEL_LAYERS = redis_channel_layers(
+        env.str("OCPP_TEST_CHANNEL_LAYER_URL"), max_connections=CHANNEL_LAYER_MAX_CONNECTIONS
+    )

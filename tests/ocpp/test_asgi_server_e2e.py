@@ -26,6 +26,7 @@ from websockets.typing import Subprotocol
 
 from chargestations.models import Chargestation
 from chargestations.services import chargestation_authorization_key_generate
+from edrv_project.channel_layers import redis_channel_layers
 from ocpp_gateway.simulator import SimulatedCharger
 from organizations.models import Organization
 from sessions_app.models import Session
@@ -36,7 +37,6 @@ from tests.e2e.receiver import Receiver
 from tests.factories import ChargestationFactory, EndpointFactory
 from tests.ocpp.asgi_server import AsgiServer
 from tests.ocpp.inprocess import in_db, run
-from tests.ocpp.layers import redis_channel_layers
 from tests.ocpp.scenarios import SESSION_EVENTS, T0, Network, event_type, network_create, session_charge
 from webhooks.models import Event
 
@@ -57,21 +57,12 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def channel_layer_url() -> Iterator[str]:
-    if shutil.which("redis-server"):
-        with PrivateRedis(shutil.which("redis-server") or "") as redis:
-            yield redis.url
-    elif project_settings.REDIS_URL:
-        yield project_settings.REDIS_URL
-    else:
-        pytest.skip("a channel layer between processes needs Redis: REDIS_URL or a redis-server")
-
-
-@pytest.fixture
 def server(
     celery_broker: Broker, artifacts_dir: Path, channel_layer_url: str, settings: Settings
 ) -> Iterator[AsgiServer]:
-    settings.CHANNEL_LAYERS = redis_channel_layers(channel_layer_url)
+    settings.CHANNEL_LAYERS = redis_channel_layers(
+        channel_layer_url, max_connections=project_settings.CHANNEL_LAYER_MAX_CONNECTIONS
+    )
     env = process_environment(
         database=database_url(connection.settings_dict),
         broker=celery_broker,
