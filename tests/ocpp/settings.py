@@ -5,8 +5,8 @@ OCPP knobs (OCPP_CANCEL_AFTER, ...) are read from the environment by the project
 that the test can shorten them for that process.
 """
 
-from edrv_project.settings import *  # noqa: F403
 from edrv_project.channel_layers import redis_channel_layers
+from edrv_project.settings import *  # noqa: F403
 from edrv_project.settings import CHANNEL_LAYER_MAX_CONNECTIONS, env
 
 if env.str("OCPP_TEST_CHANNEL_LAYER_URL", default=""):

@@ -8,7 +8,6 @@ they are with HTTP Basic (OCPP security profile 1); the server answers any other
 
 import asyncio
 import base64
-import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
@@ -30,7 +29,7 @@ from edrv_project.channel_layers import redis_channel_layers
 from ocpp_gateway.simulator import SimulatedCharger
 from organizations.models import Organization
 from sessions_app.models import Session
-from tests.e2e.broker import Broker, PrivateRedis
+from tests.e2e.broker import Broker
 from tests.e2e.conftest import StartProcess
 from tests.e2e.processes import database_url, process_environment
 from tests.e2e.receiver import Receiver
