@@ -2,9 +2,10 @@
 
 See docs/benchmarks.md for what each figure means. Takes about five minutes: the save() cost (d),
 the pipeline's figures (a)-(f), the per-change workload (h)-(i), an idle node (j), then (g) 1, 2
-and 4 worker nodes sharing one outbox, then fairness (k). `--only PART` (repeatable, or
-comma-separated) runs some parts only, for quick iteration; docs/benchmarks.md is rewritten only by
-a run of every part of its table (scaling has its own section).
+and 4 worker nodes sharing one outbox, then fairness (k), then the event feed's long polls (l).
+`--only PART` (repeatable, or comma-separated) runs some parts only, for quick iteration;
+docs/benchmarks.md is rewritten only by a run of every part of its table (scaling and the feed have
+their own sections).
 """
 
 import argparse
@@ -14,8 +15,8 @@ import time
 
 from bench import report, stack
 
-PARTS = ("save", "pipeline", "perchange", "idle", "scaling", "fairness")
-RESULTS = frozenset(PARTS) - {"scaling"}  # the parts whose rows make up the `results` table
+PARTS = ("save", "pipeline", "perchange", "idle", "scaling", "fairness", "feed")
+RESULTS = frozenset(PARTS) - {"scaling", "feed"}  # the parts whose rows make up the `results` table
 
 TARGET_DELIVERY_RATIO = 0.5  # (c) b/a, at least
 TARGET_SAVE_RATIO = 1.5  # (d) connected / disconnected save(), at most
@@ -57,6 +58,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--fairness-backlog", type=int, default=100_000, help="(k) A's backlog in events (default 100000)"
     )
+    parser.add_argument(
+        "--feed-steps",
+        type=lambda value: tuple(int(n) for n in value.split(",")),
+        default=None,
+        help="(l) numbers of waiting clients to try, comma-separated (default 100,1000,5000,10000,...)",
+    )
     args = parser.parse_args(argv)
     parts = set(args.only or PARTS)
 
@@ -89,6 +96,8 @@ def main(argv: list[str]) -> int:
             scale(receiver, write=not args.no_write)
         if "fairness" in parts:
             rows += fairness(receiver, workers=args.workers, backlog=args.fairness_backlog, notes=notes)
+        if "feed" in parts:
+            feed(write=not args.no_write, steps=args.feed_steps)
         verified = receiver.stats()
     finally:
         receiver.close()
@@ -337,6 +346,30 @@ def scale(receiver: "stack.Receiver", *, write: bool) -> None:
             title="Latest scaling run",
         )
         report.document_write(section, "scaling")
+        print(f"\nwritten to {report.DOC.relative_to(stack.ROOT)}")
+
+
+def feed(*, write: bool, steps: tuple[int, ...] | None) -> None:
+    """(l) Long-polling feed clients against one web process: its own section of docs/benchmarks.md."""
+    from bench import feed as feed_bench
+
+    host = report.machine()
+    started = time.monotonic()
+    capacity = feed_bench.feed_capacity(steps or feed_bench.STEPS)
+    stack.queue_purge()  # the hints of the events it committed: no worker ran
+    rows = feed_bench.rows(capacity)
+    notes = [
+        f"Stopped by {capacity.stopped_by}.",
+        f"The web process alone, idle: {capacity.idle_rss_mib:,.0f} MiB resident.",
+        f"Whole run: {time.monotonic() - started:.0f} s.",
+    ]
+    print()
+    print(report.table(rows))
+    print("\n".join(f"- {note}" for note in notes))
+    if write:
+        web = " ".join(stack.procfile_command("web")[1:])
+        setup = f"one `{web}` (API_THROTTLE_RATE raised), clients in bench/feed_client.py"
+        report.document_write(report.document(rows, host, setup, notes, title="Latest feed run"), "feed")
         print(f"\nwritten to {report.DOC.relative_to(stack.ROOT)}")
 
 

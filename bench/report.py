@@ -10,7 +10,7 @@ from pathlib import Path
 from bench.stack import REDIS, ROOT
 
 DOC = ROOT / "docs" / "benchmarks.md"
-SECTIONS = {"results": "bench:results", "scaling": "bench:scaling"}
+SECTIONS = {"results": "bench:results", "scaling": "bench:scaling", "feed": "bench:feed"}
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The ASGI application: HTTP to Django, WebSockets to the OCPP gateway (chargers)."""
+"""The ASGI application: HTTP to Django (long polls to its waiting handler), WebSockets to the OCPP
+gateway (chargers)."""
 
 import os
 
@@ -11,11 +12,12 @@ django_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from edrv_project.waiting import with_waiting_routes  # noqa: E402
 from ocpp_gateway.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_application,
+        "http": with_waiting_routes(django_application),
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )

@@ -11,6 +11,8 @@ from chargestations.selectors import chargestation_list, location_list
 from organizations.models import Organization
 from organizations.views import MemberAccessMixin
 from sessions_app.selectors import session_list
+from webhooks.dashboard.activity import event_volume_by_type
+from webhooks.dashboard.charts import event_volume_charts
 
 
 def _start_of_today(organization: Organization) -> datetime:
@@ -34,5 +36,6 @@ class OverviewView(MemberAccessMixin, TemplateView):
             sessions_today=session_list(organization=self.organization)
             .filter(created_at__gte=_start_of_today(self.organization))
             .count(),
+            event_charts=event_volume_charts(event_volume_by_type(organization=self.organization)),
             **kwargs,
         )

@@ -105,6 +105,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Under DEBUG too, an unknown page is the product's 404, not Django's list of every URL pattern.
+    "edrv_project.not_found.ProductNotFoundMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
@@ -285,6 +287,11 @@ SPECTACULAR_SETTINGS = {
     # One dotted path to the whole list (DRF imports a string setting as one object), built from
     # the catalog, rather than a path per event type to keep in step with it.
     "WEBHOOKS": "webhooks.schemas.envelopes.OPENAPI_WEBHOOKS",
+    # The webhooks' bodies without readOnly (which request bodies hide), each with a real example.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "webhooks.schemas.openapi.webhooks_without_read_only",
+    ],
     # Served by the app itself: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

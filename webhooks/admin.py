@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from chargestations.models import Chargestation, Location
 from organizations.admin import TenantOwnedAdmin
 from organizations.audit import actor_of
+from webhooks import signing
 from webhooks.catalog.types import SUBSCRIBABLE
 from webhooks.endpoints import validation
 from webhooks.endpoints.redelivery import delivery_resend
@@ -28,13 +29,13 @@ from webhooks.endpoints.services import (
     endpoint_update,
 )
 from webhooks.endpoints.test_events import endpoint_send_test
-from webhooks.models import Attempt, Delivery, Endpoint, Event
+from webhooks.models import Attempt, Delivery, Endpoint, Event, SignatureScheme
 
 T = TypeVar("T")
 # What the form edits, as endpoint_create / endpoint_update take it.
 SERVICE_FIELDS = (
     "url", "events", "description", "active", "alert_emails", "rate_limit", "filter", "locations",
-    "chargestations", "headers",
+    "chargestations", "headers", "signature_scheme",
 )  # fmt: skip
 
 
@@ -85,6 +86,7 @@ class EndpointForm(forms.ModelForm):
         max_length=validation.MAX_URL_LENGTH,
         widget=forms.URLInput(attrs={"class": "vURLField"}),
         error_messages={"max_length": validation.URL_TOO_LONG},
+        help_text=validation.URL_HELP,
     )
     # Blank is not "required" here: validation.events_clean says what an empty list says everywhere.
     events = forms.JSONField(required=False, help_text="Subscribed event type names.")
@@ -99,16 +101,27 @@ class EndpointForm(forms.ModelForm):
         help_text=f"Deliveries per second (1 to {validation.MAX_RATE_LIMIT}); empty: no limit.",
         error_messages={"invalid": validation.RATE_LIMIT_NOT_INTEGER},
     )
+    signature_scheme = forms.ChoiceField(
+        choices=SignatureScheme.choices,
+        initial=SignatureScheme.V1,
+        required=False,  # left out: the endpoint's own (v1 for a new one)
+        error_messages={"invalid_choice": validation.SIGNATURE_SCHEME_INVALID},
+        help_text=(
+            "v1: HMAC with a shared secret; v1a: ed25519, receivers verify with the public key. Changing it "
+            "generates a key of the new kind, which alone signs from then on."
+        ),
+    )
 
     class Meta:
         model = Endpoint
         fields = [
             "organization", "url", "events", "description", "active", "alert_emails", "rate_limit",
-            "filter", "locations", "chargestations", "headers",
+            "filter", "locations", "chargestations", "headers", "signature_scheme",
         ]  # fmt: skip
 
     def clean_url(self) -> str:
-        return _cleaned(validation.url_clean, self.cleaned_data["url"])
+        changed = self.instance if self.instance.pk else None  # its stored broker password may stay ****
+        return _cleaned(validation.url_clean, self.cleaned_data["url"], changed)
 
     def clean_events(self) -> list[str]:
         events = self.cleaned_data["events"]
@@ -128,6 +141,10 @@ class EndpointForm(forms.ModelForm):
 
     def clean_headers(self) -> dict[str, str]:
         return _cleaned(validation.headers_clean, self.cleaned_data["headers"])
+
+    def clean_signature_scheme(self) -> str:
+        scheme = self.cleaned_data["signature_scheme"] or self.instance.signature_scheme
+        return _cleaned(validation.signature_scheme_clean, scheme)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -161,8 +178,8 @@ class EndpointAdmin(TenantOwnedAdmin):
     list_select_related = ["organization"]
     search_fields = ["public_id", "url", "organization__name", "description"]
     readonly_fields = [
-        "public_id", "masked_secret", "previous_secret_expires_at", "disabled_reason", "disabled_at",
-        "failing_since", "consecutive_failures", "created_at", "updated_at",
+        "public_id", "masked_secret", "public_key", "previous_secret_expires_at", "disabled_reason",
+        "disabled_at", "failing_since", "consecutive_failures", "created_at", "updated_at",
     ]  # fmt: skip
     actions = ["send_test_event", "disable", "enable"]
 
@@ -171,7 +188,14 @@ class EndpointAdmin(TenantOwnedAdmin):
         # Never a character of the secret itself: a secret a customer chose has no public prefix.
         if not endpoint.secret:
             return ""
+        if signing.is_private_key(endpoint.secret):
+            return "ed25519 private key (v1a, never shown)"
         return "whsec_…" if endpoint.secret.startswith("whsec_") else "set (hidden)"
+
+    @admin.display(description="Public key")
+    def public_key(self, endpoint: Endpoint) -> str:
+        # The stored key's, whatever a form being corrected says the scheme is: v1 has none.
+        return signing.public_key(endpoint.secret) if signing.is_private_key(endpoint.secret) else "—"
 
     def save_model(self, request: HttpRequest, obj: Endpoint, form: forms.ModelForm, change: bool) -> None:
         # `obj` already holds the form's values: the service is given the stored endpoint and what

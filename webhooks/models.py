@@ -9,6 +9,7 @@ from django.utils import timezone
 from edrv_project.db import new_object_id
 from edrv_project.encryption import EncryptedJSONField, EncryptedTextField
 from organizations.models import Organization, Plan
+from webhooks import signing
 from webhooks.signing import secret_generate
 
 
@@ -26,7 +27,13 @@ class SignatureScheme(models.TextChoices):
 class Endpoint(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="endpoints")
     public_id = models.CharField(max_length=40, unique=True, default=new_endpoint_id, editable=False)
-    url = models.URLField(max_length=2048)
+    # Not a URLField: webhooks.endpoints.validation alone says which URLs are good, amqp(s):// included.
+    # Such a URL is stored with its password as `****` (what every page, answer and log shows); the
+    # password itself is url_password, encrypted at rest (webhooks/delivery/brokers.py).
+    url = models.CharField(max_length=2048)
+    url_password = EncryptedTextField(
+        blank=True, help_text="The password of an amqp(s):// URL, shown there as ****."
+    )
     events = models.JSONField(default=list, help_text="Subscribed event type names.")
     description = models.CharField(max_length=500, blank=True)
     signature_scheme = models.CharField(
@@ -85,6 +92,11 @@ class Endpoint(models.Model):
         if self.previous_secret and expires and expires > timezone.now():
             secrets.append(self.previous_secret)
         return secrets
+
+    @property
+    def public_key(self) -> str | None:
+        """Under v1a, the `whpk_` key its deliveries verify with; None under v1 (a shared secret)."""
+        return signing.public_key(self.secret) if self.signature_scheme == SignatureScheme.V1A else None
 
 
 class Event(models.Model):

@@ -53,7 +53,9 @@ def test_keys_are_listed_with_their_last_use(admin: Client, organization: Organi
     used.refresh_from_db()
     assert used.last_used_at is not None
     html = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", admin.get("/developers/api-keys/").content.decode()))
-    assert f"{used.prefix}… used {used.created_at:%Y-%m-%d %H:%M} {used.last_used_at:%Y-%m-%d %H:%M}" in html
+    # Each time says its zone
+    created, last_used = (f"{at:%Y-%m-%d %H:%M:%S} UTC" for at in (used.created_at, used.last_used_at))
+    assert f"{used.prefix}… used {created} {last_used}" in html
     assert "idle" in html and "Never" in html
 
 

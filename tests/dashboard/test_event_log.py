@@ -69,11 +69,12 @@ def test_newest_first_each_with_its_data_and_where_it_went(
     LocationFactory.create(organization=organization, name="Depot Nørth")
     deliver_waiting()
     LocationFactory.create(organization=organization, name="Depot South")
-    # When the log is opened
-    html = admin.get("/developers/events/").content.decode()
-    ids = listed(admin)
+    # When the log of location events is opened (the 410 also raised news about the sad endpoint:
+    # delivery.exhausted, webhook.disabled)
+    html = admin.get("/developers/events/?type=location.created").content.decode()
+    ids = listed(admin, "?type=location.created")
     # Then both are listed, newest first, with their data pretty-printed
-    first, second = Event.objects.order_by("-created_at", "-id")
+    first, second = Event.objects.filter(type="location.created").order_by("-created_at", "-id")
     assert ids == [first.public_id, second.public_id]
     assert escape('"name": "Depot Nørth"') in html and escape('"name": "Depot South"') in html
     # And the first one's endpoints, each with its outcome and a link to the delivery's page

@@ -12,7 +12,7 @@ from organizations.models import Organization, Role
 from tests.dashboard.conftest import LoginAs
 from tests.dashboard.deliveries import delivery_of
 from tests.factories import EndpointFactory, MembershipFactory, UserFactory
-from webhooks.catalog.types import SUBSCRIBABLE
+from webhooks.catalog.types import SUBSCRIBABLE, Category
 from webhooks.endpoints.services import DISABLED_BY_USER, endpoint_disable
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 
@@ -64,9 +64,10 @@ def test_the_new_form_defaults_alerts_to_the_admin_and_groups_events(
     html = login_as(Role.DEVELOPER).get(NEW).content.decode()
     # Then the alert email is the admin's, each category can be selected at once, every type is offered
     assert re.search(r'name="alert_email" value="admin@operator.example"', html)
-    assert html.count("data-select-all") == 4
+    assert html.count("data-select-all") == len(Category) == 5
     assert re.search(r'value="session.stop_cost_ceiling_exceeded">', html)
-    assert not re.search(r'name="events"[^>]*disabled', html)
+    assert "<legend>Webhook operations</legend>" in html and re.search(r'value="webhook.disabled">', html)
+    assert not re.search(r'name="events"[^>]*\sdisabled', html)  # the attribute (webhook.disabled is a type)
     assert html.count('name="events"') == len(SUBSCRIBABLE)
 
 

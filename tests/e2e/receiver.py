@@ -7,6 +7,10 @@ request is recorded with the result of two independent signature checks:
 - `verified_standard`: the off-the-shelf `standardwebhooks` package, as a customer would use it;
 - `verified_edrv`: a hand-written check of `edrv-signature: t=<unix>,v1=<hex>[,v1=<hex>...]`.
 
+For a v1a (ed25519) endpoint a test registers its public keys instead (`expect_public_keys`), and
+`verified_v1a` says whether one of them verifies a `v1a` entry of `webhook-signature`, checked with
+`cryptography` alone (the `standardwebhooks` package has no v1a).
+
 No pytest here: the benchmark imports this module too.
 
     with Receiver() as receiver:
@@ -16,6 +20,7 @@ No pytest here: the benchmark imports this module too.
         first, second = receiver.wait_for(2, path="/a")
 """
 
+import base64
 import hashlib
 import hmac
 import json
@@ -28,6 +33,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from standardwebhooks import Webhook
 
 # Both checks refuse timestamps further than this from now, as standardwebhooks does.
@@ -46,6 +53,8 @@ class RecordedRequest:
     verified_edrv: bool  # some registered secret verifies `edrv-signature`
     matched_secrets: tuple[str, ...]  # the secrets that verify under both schemes
     errors: tuple[str, ...] = ()  # why a secret/scheme did not verify, for failure messages
+    verified_v1a: bool = False  # some registered public key verifies a `v1a` signature
+    matched_public_keys: tuple[str, ...] = ()  # the public keys that verify
 
     @property
     def verified(self) -> bool:
@@ -57,7 +66,8 @@ class RecordedRequest:
         )
         return (
             f"{self.method} {self.path} id={self.headers.get('webhook-id')} type={event_type} "
-            f"standard={self.verified_standard} edrv={self.verified_edrv} errors={list(self.errors)}"
+            f"standard={self.verified_standard} edrv={self.verified_edrv} v1a={self.verified_v1a} "
+            f"errors={list(self.errors)}"
         )
 
 
@@ -129,12 +139,37 @@ def edrv_verifies(secret: str, body: bytes, header: str | None) -> None:
         raise ValueError("no edrv-signature v1 matches")
 
 
+def v1a_verifies(public_key: str, body: bytes, headers: dict[str, str]) -> None:
+    """Raise unless a `v1a` entry of `webhook-signature` is an ed25519 signature of
+    `{webhook-id}.{webhook-timestamp}.{body}` that `public_key` (`whpk_` + base64 of 32 bytes) verifies."""
+    if not public_key.startswith("whpk_"):
+        raise ValueError(f"not a whpk_ public key: {public_key!r}")
+    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key[len("whpk_") :], validate=True))
+    msg_id, timestamp = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "")
+    if not msg_id or not timestamp.isdigit():
+        raise ValueError("no webhook-id, or a malformed webhook-timestamp")
+    if abs(time.time() - int(timestamp)) > TIMESTAMP_TOLERANCE:
+        raise ValueError(f"webhook-timestamp {timestamp} out of tolerance")
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    entries = [entry.partition(",") for entry in headers.get("webhook-signature", "").split()]
+    for version, _, signature in entries:
+        if version != "v1a":
+            continue
+        try:
+            key.verify(base64.b64decode(signature, validate=True), signed)
+        except (InvalidSignature, ValueError):
+            continue
+        return
+    raise ValueError("no v1a signature verifies")
+
+
 class Receiver:
     def __init__(self, host: str = "127.0.0.1") -> None:
         self._lock = threading.Condition()
         self._requests: list[RecordedRequest] = []
         self._plans: dict[str, Plan] = {}
         self._secrets: dict[str, list[str]] = {}
+        self._public_keys: dict[str, list[str]] = {}
         self._counts: dict[str, int] = {}
         self._closing = threading.Event()
         self._server = ThreadingHTTPServer((host, 0), _handler_for(self))
@@ -169,6 +204,11 @@ class Receiver:
     def expect_secrets(self, path: str, secrets: Iterable[str]) -> None:
         with self._lock:
             self._secrets[path] = list(secrets)
+
+    def expect_public_keys(self, path: str, public_keys: Iterable[str]) -> None:
+        """The `whpk_` keys of a v1a endpoint at `path`: they, not secrets, check its requests."""
+        with self._lock:
+            self._public_keys[path] = list(public_keys)
 
     def requests(self, path: str | None = None) -> list[RecordedRequest]:
         with self._lock:
@@ -206,6 +246,7 @@ class Receiver:
         received_at = time.time()
         with self._lock:
             secrets = list(self._secrets.get(path, []))
+            public_keys = list(self._public_keys.get(path, []))
         standard, edrv, errors = set(), set(), []
         for index, secret in enumerate(secrets):
             try:
@@ -218,6 +259,13 @@ class Receiver:
                 edrv.add(secret)
             except ValueError as exc:
                 errors.append(f"edrv[{index}]: {exc}")
+        v1a = []
+        for index, public_key in enumerate(public_keys):
+            try:
+                v1a_verifies(public_key, body, headers)
+                v1a.append(public_key)
+            except ValueError as exc:
+                errors.append(f"v1a[{index}]: {exc}")
         try:
             parsed = json.loads(body) if body else None
         except ValueError:
@@ -233,6 +281,8 @@ class Receiver:
             verified_edrv=bool(edrv),
             matched_secrets=tuple(s for s in secrets if s in standard and s in edrv),
             errors=tuple(errors),
+            verified_v1a=bool(v1a),
+            matched_public_keys=tuple(v1a),
         )
         with self._lock:
             self._requests.append(request)

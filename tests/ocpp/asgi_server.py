@@ -32,6 +32,11 @@ class AsgiServer:
     def url(self, path: str) -> str:
         return f"ws://127.0.0.1:{self.port}{path}"
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid  # setpriv execs uvicorn: the same process
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

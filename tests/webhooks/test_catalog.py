@@ -1,8 +1,8 @@
-from webhooks.catalog.types import EVENT_TYPES, SUBSCRIBABLE, Category, Envelope
+from webhooks.catalog.types import EVENT_TYPES, OPERATIONAL, SUBSCRIBABLE, Category, Envelope
 
 
 def test_catalog_lists_the_edrv_and_charger_protocol_types() -> None:
-    edrv = [t for t in EVENT_TYPES.values() if t.envelope is Envelope.EDRV]
+    edrv = [t for t in EVENT_TYPES.values() if t.envelope is Envelope.EDRV and t.name not in OPERATIONAL]
     charger = [t for t in EVENT_TYPES.values() if t.envelope is Envelope.CHARGER]
 
     assert len(edrv) == 30
@@ -34,3 +34,22 @@ def test_the_ceiling_types_are_charging_intelligence_and_subscribable() -> None:
 def test_every_type_has_an_object_and_a_description() -> None:
     for event_type in EVENT_TYPES.values():
         assert event_type.object and event_type.description.endswith("."), event_type.name
+
+
+def test_the_operational_types_are_a_category_of_their_own_about_webhooks_and_deliveries() -> None:
+    operations = {t.name: t for t in EVENT_TYPES.values() if t.category is Category.OPERATIONS}
+
+    expected = {
+        "webhook.created",
+        "webhook.updated",
+        "webhook.deleted",
+        "webhook.disabled",
+        "webhook.failing",
+        "webhook.recovered",
+        "delivery.exhausted",
+    }
+    assert set(operations) == OPERATIONAL == expected
+    assert OPERATIONAL <= SUBSCRIBABLE
+    assert {t.object for t in operations.values()} == {"webhook", "delivery"}
+    assert {t.envelope for t in operations.values()} == {Envelope.EDRV}
+    assert Category.OPERATIONS.value == "Webhook operations"

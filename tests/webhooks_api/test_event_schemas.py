@@ -2,6 +2,7 @@
 the OpenAPI document's `webhooks`, and the charger protocol's data serializers."""
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -94,6 +95,20 @@ def test_every_type_has_a_schema_of_its_whole_envelope_and_an_example_that_keeps
     assert set(data_schema(schema)["properties"]) == set(example["data"])
 
 
+def test_an_examples_times_are_written_as_real_payloads_write_them(api: APIClient) -> None:
+    # Given the example of a session's event, whose metering carries times of its own
+    example = detail(api, "session.updated")["example"]
+
+    # Then every time in it is UTC with milliseconds and a `Z`, as in a real payload
+    times = [
+        example["createdAt"],
+        example["data"]["createdAt"],
+        example["data"]["metrics"]["chargingStart"],
+        example["data"]["energy_report"]["timestamp"],
+    ]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", t) for t in times), times
+
+
 def test_a_schema_is_specific_to_its_type_and_object(api: APIClient) -> None:
     started = detail(api, "session.started")["schema"]
     ended = detail(api, "session.ended")["example"]
@@ -120,7 +135,9 @@ def test_the_envelopes_of_real_changes_keep_to_their_schemas(organization: Organ
     # into its whole's created event: tests/e2e/test_schemas_e2e.py sees every type)
     every_change(organization)
     events = list(Event.objects.filter(organization=organization))
-    assert {EVENT_TYPES[event.type].object for event in events} == set(SERIALIZERS) | {"connector"}
+    # (the operational objects, webhook and delivery, are raised by the webhooks themselves)
+    network_objects = set(SERIALIZERS) - {"webhook", "delivery"}
+    assert {EVENT_TYPES[event.type].object for event in events} == network_objects | {"connector"}
     assert {EVENT_TYPES[event.type].envelope for event in events} == set(Envelope)
 
     # Then the bytes that would be sent for each keep to the schema the API serves
@@ -136,7 +153,14 @@ def sparse_rows(organization: Organization) -> dict[str, tuple[Model, Model]]:
     rate = RateFactory.create(organization=organization)
     driver = DriverFactory.create(organization=organization, email="", first_name="", last_name="")
     session = SessionFactory.create(chargestation=station, connector=None, driver=None, rate=None)
+    endpoint = EndpointFactory.create(organization=organization)  # no description, filter, scope, header
+    event = Event.objects.create(
+        organization=organization, type="location.created", data={}, created_at=timezone.now()
+    )
+    never_answered = Delivery.objects.create(event=event, endpoint=endpoint, created_at=timezone.now())
     return {
+        "webhook": (endpoint, endpoint),
+        "delivery": (never_answered, never_answered),
         "organization": (organization, organization),
         "location": (location, location),
         "chargestation": (station, station),
@@ -248,17 +272,38 @@ def test_a_types_json_schema_is_its_openapi_webhook_made_self_contained(
     assert definitions == {name: as_defs(components[name]) for name in definitions}
 
 
+def without_read_only(node: Any) -> Any:
+    """A schema as webhooks carry it: what the API marks readOnly is sent all the same."""
+    if isinstance(node, list):
+        return [without_read_only(item) for item in node]
+    if isinstance(node, dict):
+        return {key: without_read_only(value) for key, value in node.items() if key != "readOnly"}
+    return node
+
+
 def test_edrv_data_is_the_component_of_the_api_serializer_that_makes_it(
     api: APIClient, document: dict[str, Any]
 ) -> None:
-    paths = document["paths"]
+    paths, components = document["paths"], document["components"]["schemas"]
 
     for name, event_type in EVENT_TYPES.items():
-        if event_type.envelope is Envelope.CHARGER:
-            continue
+        if event_type.envelope is Envelope.CHARGER or event_type.object not in API_ROUTES:
+            continue  # (webhook, delivery: tests/webhooks/test_operational_events.py)
         schema = detail(api, name)["schema"]
-        api_response = paths[API_ROUTES[event_type.object]]["get"]["responses"]["200"]["content"]
-        assert schema["properties"]["data"]["allOf"] == [{"$ref": f"#/$defs/{json_ref(api_response)}"}], name
+        api_response = json_ref(paths[API_ROUTES[event_type.object]]["get"]["responses"]["200"]["content"])
+        # The API's own component, without readOnly (webhooks.schemas.openapi), under a name of its own
+        # whose references are to the same made of the components it refers to.
+        assert schema["properties"]["data"]["allOf"] == [{"$ref": f"#/$defs/{api_response}Payload"}], name
+        payload = json.dumps(schema["$defs"][f"{api_response}Payload"])
+        api_component = as_defs(without_read_only(components[api_response]))
+        assert json.loads(re.sub(r'(#/\$defs/\w+)Payload"', r'\1"', payload)) == api_component, name
+
+
+def test_the_api_keeps_its_read_only_fields(document: dict[str, Any]) -> None:
+    location = document["components"]["schemas"]["Location"]["properties"]
+
+    assert location["_id"]["readOnly"] is True and location["createdAt"]["readOnly"] is True
+    assert "_id" not in document["components"]["schemas"]["LocationRequest"]["properties"]
 
 
 def test_charger_protocol_data_is_the_protocols_compact_shape(organization: Organization) -> None:

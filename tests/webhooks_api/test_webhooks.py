@@ -31,6 +31,8 @@ def webhook_json(**fields: object) -> dict[str, object]:
         "locations": [],
         "chargestations": [],
         "headers": {},
+        "signatureScheme": "v1",
+        "publicKey": None,
         "disabledReason": None,
         "disabledAt": None,
         "createdAt": TIMESTAMP,

@@ -24,7 +24,7 @@ from webhooks.api.fields import (
 )
 from webhooks.endpoints import validation
 from webhooks.endpoints.validation import EVENT_TYPES_ROUTE, MAX_ALERT_EMAILS, MAX_RATE_LIMIT
-from webhooks.models import DeliveryStatus
+from webhooks.models import DeliveryStatus, Endpoint, SignatureScheme
 
 _WEBHOOK = {
     "id": "wh_5f8d0d55b54764421b7156c9",
@@ -38,12 +38,20 @@ _WEBHOOK = {
     "locations": ["6617a1c2e4b0a1b2c3d4e5f0"],
     "chargestations": [],
     "headers": {"x-tenant": "north"},
+    "signatureScheme": "v1",
+    "publicKey": None,
     "disabledReason": None,
     "disabledAt": None,
     "createdAt": "2026-02-06T14:30:00.000Z",
     "updatedAt": "2026-02-06T14:30:00.000Z",
 }
 _SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - an example in the docs
+_PUBLIC_KEY = "whpk_UJ7MC9O5gNhMxezQDRwY2dczUv9ktBTYzbQXJPYJECQ="
+_SCHEME_HELP = (
+    '"v1": HMAC-SHA256 with the shared `secret` (the default); "v1a": ed25519, verified with '
+    "`publicKey` (the private key is never shown). Changing it generates a key of the new kind, which "
+    "alone signs from then on."
+)
 _DELIVERY = {
     "id": "1042",
     "webhook": _WEBHOOK["id"],
@@ -99,6 +107,15 @@ class WebhookSerializer(serializers.Serializer):
     locations = serializers.ListField(child=serializers.CharField(), help_text=LOCATIONS_HELP)
     chargestations = serializers.ListField(child=serializers.CharField(), help_text=CHARGESTATIONS_HELP)
     headers = serializers.DictField(child=serializers.CharField(), help_text=HEADERS_HELP)
+    signatureScheme = serializers.ChoiceField(
+        source="signature_scheme", choices=SignatureScheme.choices, help_text=_SCHEME_HELP
+    )
+    publicKey = serializers.CharField(
+        source="public_key",
+        allow_null=True,
+        help_text="v1a: `whpk_` + base64 of the 32-byte ed25519 public key that verifies its deliveries; "
+        "null under v1.",
+    )
     disabledReason = _NullWhenBlank(
         source="disabled_reason", allow_null=True, help_text="Why it is disabled; null while active."
     )
@@ -107,9 +124,26 @@ class WebhookSerializer(serializers.Serializer):
     updatedAt = ApiDateTimeField(source="updated_at")
 
 
-@extend_schema_serializer(examples=[_example("A new webhook", {**_WEBHOOK, "secret": _SECRET})])
+_V1A_WEBHOOK = {**_WEBHOOK, "signatureScheme": "v1a", "publicKey": _PUBLIC_KEY}
+
+
+@extend_schema_serializer(
+    examples=[
+        _example("A new webhook", {**_WEBHOOK, "secret": _SECRET}),
+        _example("A new v1a (ed25519) webhook", _V1A_WEBHOOK),
+    ]
+)
 class WebhookCreatedSerializer(WebhookSerializer):
-    secret = serializers.CharField(help_text="Signs every delivery. Shown in full only here and on request.")
+    secret = serializers.CharField(
+        required=False,
+        help_text="v1: signs every delivery. Shown in full only here and on request. Absent under v1a.",
+    )
+
+    def to_representation(self, instance: Endpoint) -> dict[str, Any]:
+        shown: dict[str, Any] = super().to_representation(instance)
+        if instance.signature_scheme != SignatureScheme.V1:
+            del shown["secret"]  # a v1a endpoint's is its private key
+        return shown
 
 
 # The fields' rules and messages are webhooks.endpoints.validation's: the dashboard and the admin say
@@ -117,7 +151,7 @@ class WebhookCreatedSerializer(WebhookSerializer):
 class _WebhookInputSerializer(serializers.Serializer):
     url = serializers.CharField(
         max_length=validation.MAX_URL_LENGTH,
-        help_text="HTTPS, on a public address.",
+        help_text=validation.URL_HELP,
         error_messages={"max_length": validation.URL_TOO_LONG},
     )
     events = serializers.ListField(
@@ -159,9 +193,17 @@ class _WebhookInputSerializer(serializers.Serializer):
         model=Chargestation, required=False, allow_null=True, help_text=CHARGESTATIONS_HELP
     )
     headers = HeadersField(required=False, allow_null=True, help_text=HEADERS_HELP)
+    signatureScheme = serializers.ChoiceField(
+        source="signature_scheme",
+        choices=SignatureScheme.choices,
+        required=False,
+        help_text=_SCHEME_HELP,
+        error_messages={"invalid_choice": validation.SIGNATURE_SCHEME_INVALID},
+    )
 
     def validate_url(self, value: str) -> str:
-        return cleaned(validation.url_clean, value)
+        # The webhook being changed, if any (its stored broker password may be kept as ****).
+        return cleaned(validation.url_clean, value, self.context.get("endpoint"))
 
     def validate_events(self, value: list[str]) -> list[str]:
         return cleaned(validation.events_clean, value)
@@ -180,8 +222,16 @@ def _secret_field() -> serializers.CharField:
     return serializers.CharField(
         required=False,
         trim_whitespace=False,
-        help_text="Optional: by default one is generated (`whsec_` + base64 of 24 random bytes).",
+        help_text=(
+            "Optional, v1 only: by default one is generated (`whsec_` + base64 of 24 random bytes). "
+            "Under v1a the key pair is always generated."
+        ),
     )
+
+
+def _refuse_secret_under_v1a(scheme: str, attrs: dict[str, Any]) -> None:
+    if scheme == SignatureScheme.V1A and "secret" in attrs:
+        raise serializers.ValidationError({"secret": [validation.V1A_KEYS_ARE_GENERATED]})
 
 
 @extend_schema_serializer(
@@ -189,14 +239,24 @@ def _secret_field() -> serializers.CharField:
         _example(
             "Subscribe to sessions",
             {"url": _WEBHOOK["url"], "events": _WEBHOOK["events"], "description": "Billing"},
-        )
+        ),
+        _example(
+            "Signed with ed25519 (v1a)",
+            {"url": _WEBHOOK["url"], "events": _WEBHOOK["events"], "signatureScheme": "v1a"},
+        ),
     ]
 )
 class WebhookCreateSerializer(_WebhookInputSerializer):
     secret = _secret_field()
 
     def validate_secret(self, value: str) -> str:
+        if self.initial_data.get("signatureScheme") == SignatureScheme.V1A:
+            return value  # refused whatever it is (validate): its rules would only confuse
         return cleaned(validation.secret_clean, value)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        _refuse_secret_under_v1a(attrs.get("signature_scheme", SignatureScheme.V1), attrs)
+        return attrs
 
 
 @extend_schema_serializer(examples=[_example("Pause it", {"active": False})])
@@ -215,10 +275,18 @@ class WebhookUpdateSerializer(_WebhookInputSerializer):
 
 @extend_schema_serializer(examples=[_example("Rotate to a generated secret", {})])
 class RotateSecretSerializer(serializers.Serializer):
+    """Needs the `endpoint` in its context: under v1a no secret may be given."""
+
     secret = _secret_field()
 
     def validate_secret(self, value: str) -> str:
+        if self.context["endpoint"].signature_scheme == SignatureScheme.V1A:
+            return value  # refused whatever it is (validate): its rules would only confuse
         return cleaned(validation.secret_clean, value)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        _refuse_secret_under_v1a(self.context["endpoint"].signature_scheme, attrs)
+        return attrs
 
 
 @extend_schema_serializer(examples=[_example("The secret", {"secret": _SECRET})])
@@ -231,14 +299,45 @@ class WebhookSecretSerializer(serializers.Serializer):
         _example(
             "Rotated",
             {"secret": _SECRET, "previousSecretExpiresAt": "2026-02-07T14:30:00.000Z"},
-        )
+        ),
+        _example(
+            "Rotated under v1a",
+            {"publicKey": _PUBLIC_KEY, "previousSecretExpiresAt": "2026-02-07T14:30:00.000Z"},
+        ),
     ]
 )
 class RotatedSecretSerializer(serializers.Serializer):
-    secret = serializers.CharField(help_text="The new secret.")
+    secret = serializers.CharField(required=False, help_text="v1: the new secret.")
+    publicKey = serializers.CharField(
+        source="public_key", required=False, help_text="v1a: the new key pair's public key."
+    )
     previousSecretExpiresAt = ApiDateTimeField(
         source="previous_secret_expires_at", help_text="Until then the old secret signs beside the new one."
     )
+
+    def to_representation(self, instance: Endpoint) -> dict[str, Any]:
+        shown: dict[str, Any] = super().to_representation(instance)
+        # One of the two: a v1a endpoint's secret is its private key, a v1 endpoint has no public key.
+        del shown["secret" if instance.signature_scheme != SignatureScheme.V1 else "publicKey"]
+        return shown
+
+
+@extend_schema_serializer(
+    examples=[
+        _example(
+            "A v1a webhook",
+            {
+                "detail": "This webhook signs with ed25519 (v1a): it has no shared secret to show. "
+                "Verify its deliveries with its publicKey.",
+                "publicKey": _PUBLIC_KEY,
+            },
+            status_codes=[409],
+        )
+    ]
+)
+class NoSharedSecretSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    publicKey = serializers.CharField(help_text="What its deliveries verify with.")
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -1,8 +1,10 @@
 """The webhooks API's routes, included under /api/v1/. They answer with and without a trailing slash."""
 
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
 from webhooks.api.event_types import EventTypeViewSet
+from webhooks.api.feed import event_feed
 from webhooks.api.views import DeliveryViewSet, EventViewSet, WebhookViewSet
 
 router = SimpleRouter()
@@ -12,4 +14,5 @@ router.register("event-types", EventTypeViewSet, basename="event-type")
 router.register("events", EventViewSet, basename="event")
 router.register("deliveries", DeliveryViewSet, basename="delivery")
 
-urlpatterns = router.urls
+# Before the router's, whose `events/<id>` would take "feed" for an id.
+urlpatterns = [re_path(r"^events/feed/?$", event_feed, name="event-feed"), *router.urls]

@@ -34,6 +34,7 @@ from webhooks.api.serializers import (
     ErrorSerializer,
     EventSerializer,
     MessageSerializer,
+    NoSharedSecretSerializer,
     RecoveredSerializer,
     RecoverSerializer,
     RotatedSecretSerializer,
@@ -48,6 +49,7 @@ from webhooks.api.serializers import (
 from webhooks.endpoints import selectors
 from webhooks.endpoints.redelivery import delivery_resend, endpoint_recover
 from webhooks.endpoints.services import (
+    NoSharedSecret,
     endpoint_create,
     endpoint_delete,
     endpoint_rotate_secret,
@@ -58,6 +60,10 @@ from webhooks.endpoints.test_events import endpoint_send_test
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 
 DELETED = {"message": "Webhook deleted successfully"}
+V1A_NOTHING_TO_REVEAL = (
+    "This webhook signs with ed25519 (v1a): it has no shared secret to show. "
+    "Verify its deliveries with its publicKey."
+)
 
 
 class WebhooksPlan(BasePermission):
@@ -249,7 +255,7 @@ class WebhookViewSet(_WebhooksApi):
     def partial_update(self, request: Request, **kwargs: Any) -> Response:
         endpoint = self.get_object()
         given = WebhookUpdateSerializer(
-            data=request.data, partial=True, context={"organization": self.organization}
+            data=request.data, partial=True, context={"organization": self.organization, "endpoint": endpoint}
         )
         given.is_valid(raise_exception=True)
         endpoint = endpoint_update(endpoint=endpoint, actor=actor_of(request), **given.validated_data)
@@ -309,14 +315,24 @@ class WebhookViewSet(_WebhooksApi):
 
     @extend_schema(
         summary="Get the webhook's signing secret (needs `secrets:read`)",
-        responses=_ok(200, WebhookSecretSerializer, 404),
+        responses={
+            **_ok(200, WebhookSecretSerializer, 404),
+            409: OpenApiResponse(
+                NoSharedSecretSerializer, "A v1a webhook: no shared secret, its `publicKey` verifies."
+            ),
+        },
         parameters=[WEBHOOK_ID],
     )
     @action(detail=True, methods=["get"], read_scope=Scope.SECRETS_READ)
     def secret(self, request: Request, **kwargs: Any) -> Response:
-        return Response(
-            {"secret": endpoint_secret_reveal(endpoint=self.get_object(), actor=actor_of(request))}
-        )
+        endpoint = self.get_object()
+        try:
+            return Response({"secret": endpoint_secret_reveal(endpoint=endpoint, actor=actor_of(request))})
+        except NoSharedSecret:
+            return Response(
+                {"detail": V1A_NOTHING_TO_REVEAL, "publicKey": endpoint.public_key},
+                status=status.HTTP_409_CONFLICT,
+            )
 
     @extend_schema(
         summary="Rotate the signing secret; the old one signs beside it for 24 hours",
@@ -328,7 +344,7 @@ class WebhookViewSet(_WebhooksApi):
     @idempotent
     def rotate_secret(self, request: Request, **kwargs: Any) -> Response:
         endpoint = self.get_object()
-        given = RotateSecretSerializer(data=request.data)
+        given = RotateSecretSerializer(data=request.data, context={"endpoint": endpoint})
         given.is_valid(raise_exception=True)
         endpoint = endpoint_rotate_secret(
             endpoint=endpoint, secret=given.validated_data.get("secret"), actor=actor_of(request)

@@ -21,6 +21,9 @@ SERIALIZERS = {
     "rate": "chargestations.serializers.RateSerializer",
     "user": "sessions_app.serializers.DriverSerializer",
     "session": "sessions_app.serializers.SessionSerializer",
+    # Operational events: what the API shows of a webhook or a delivery, without its secrets.
+    "webhook": "webhooks.catalog.operational_serializers.WebhookDataSerializer",
+    "delivery": "webhooks.catalog.operational_serializers.DeliveryDataSerializer",
 }
 
 

@@ -18,6 +18,7 @@ class Category(StrEnum):
     SYNCHRONOUS = "Synchronous events"
     INTELLIGENCE = "Charging intelligence"
     CHARGER = "Charger protocol"
+    OPERATIONS = "Webhook operations"
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,12 @@ def _types(category: Category, obj: str, *entries: tuple[str, str], **options: A
     return [EventType(name, obj, category, description, **options) for name, description in entries]
 
 
-_CS, _SYNC, _AI, _CP = (
+_CS, _SYNC, _AI, _CP, _OPS = (
     Category.CHARGESTATION,
     Category.SYNCHRONOUS,
     Category.INTELLIGENCE,
     Category.CHARGER,
+    Category.OPERATIONS,
 )
 
 EVENT_TYPES: dict[str, EventType] = {
@@ -130,10 +132,44 @@ EVENT_TYPES: dict[str, EventType] = {
             ("transaction.stopped", "A charger stopped a transaction."),
             envelope=Envelope.CHARGER,
         ),
+        # The platform's news about the webhooks themselves (webhooks.delivery.operational): raised by
+        # the endpoint services and by delivery outcomes, not by a model's save.
+        *_types(
+            _OPS,
+            "webhook",
+            ("webhook.created", "A webhook was registered."),
+            ("webhook.updated", "A webhook's settings changed, or it was enabled again."),
+            ("webhook.deleted", "A webhook was deleted."),
+            (
+                "webhook.disabled",
+                "A webhook was disabled: by a user, for answering 410 Gone, or for failing continuously.",
+            ),
+            (
+                "webhook.failing",
+                "A webhook has failed for a while (its owners were emailed): it will be disabled "
+                "unless a delivery succeeds.",
+            ),
+            ("webhook.recovered", "A delivery to a webhook that was failing succeeded."),
+        ),
+        *_types(
+            _OPS,
+            "delivery",
+            ("delivery.exhausted", "A delivery failed its last attempt: it is not retried any more."),
+        ),
     ]
 }
 
 SUBSCRIBABLE = frozenset(name for name, t in EVENT_TYPES.items() if t.subscribable)
+
+# Operational events: news about webhooks and deliveries rather than the network.
+OPERATIONAL = frozenset(name for name, t in EVENT_TYPES.items() if t.category is Category.OPERATIONS)
+# Never delivered to the webhook they are about (webhooks.routing.matching): news of its failing, of its
+# disabling, of its deliveries given up on would only queue behind its own failures (and a disabled
+# webhook receives nothing), and news of its recovery belongs with them. It hears of itself only as
+# `webhook.created` and `webhook.updated`.
+NOT_TO_ITS_SUBJECT = frozenset(
+    {"webhook.disabled", "webhook.failing", "webhook.recovered", "delivery.exhausted"}
+)
 
 
 # Which change raises which event.

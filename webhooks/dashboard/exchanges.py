@@ -2,8 +2,9 @@
 
 The body is not stored with the attempts: it is the event's envelope, the same bytes on every
 attempt, which webhooks.catalog.payloads.body builds from the event's row for the sender and here
-alike. Each attempt's `webhook-signature` (an HMAC of `{id}.{timestamp}.{body}`) proves it: it is
-checked against the rebuilt bytes with the endpoint's secrets, server-side; no secret is shown.
+alike. Each attempt's `webhook-signature` (an HMAC, or under v1a an ed25519 signature, of
+`{id}.{timestamp}.{body}`) proves it: it is checked against the rebuilt bytes with the endpoint's
+keys, whichever scheme signed, server-side; no secret is shown.
 """
 
 import json
@@ -109,7 +110,7 @@ def _signature_check(
     signed_at = int(sent["webhook-timestamp"])
     # The previous secret too, past its grace period: it no longer signs, but it still checks.
     for secret in filter(None, [endpoint.secret, endpoint.previous_secret]):
-        if signing.verify_standard(secret=secret, body=body, headers=sent, now=signed_at):
+        if signing.verify_signed_with(secret=secret, body=body, headers=sent, now=signed_at):
             return SignatureCheck.MATCHES
     expires = endpoint.previous_secret_expires_at
     rotated_at = expires - timedelta(seconds=settings.WEBHOOKS_SECRET_ROTATION_GRACE) if expires else None

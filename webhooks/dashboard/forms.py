@@ -17,7 +17,7 @@ from chargestations.models import Chargestation, Location
 from webhooks.catalog.types import EVENT_TYPES, Category, EventType
 from webhooks.endpoints import validation
 from webhooks.endpoints.headers import MAX_HEADERS, headers_as_text
-from webhooks.models import DeliveryStatus, Endpoint
+from webhooks.models import DeliveryStatus, Endpoint, SignatureScheme
 
 T = TypeVar("T")
 
@@ -76,7 +76,11 @@ class EndpointForm(forms.Form):
         max_length=validation.MAX_URL_LENGTH,
         error_messages={"max_length": validation.URL_TOO_LONG},
         widget=forms.URLInput(attrs={"placeholder": "https://example.com/webhooks/edrv"}),
-        help_text="HTTPS, on a public address. Every event is POSTed here, signed.",
+        help_text=(
+            "HTTPS, on a public address: every event is POSTed here, signed. Or a RabbitMQ exchange, "
+            "amqps://user:password@host/vhost?exchange=NAME&routing_key=KEY: every event is published "
+            "to it (routing key: the event type unless given; the password is kept encrypted, shown as ****)."
+        ),
     )
     description = forms.CharField(
         label="Description",
@@ -96,6 +100,16 @@ class EndpointForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="One per line, or separated by commas.",
+    )
+    rate_limit = forms.IntegerField(
+        label="Rate limit",
+        required=False,
+        widget=forms.NumberInput(attrs={"min": 1, "max": validation.MAX_RATE_LIMIT, "step": 1}),
+        help_text=(
+            f"At most this many deliveries per second (1 to {validation.MAX_RATE_LIMIT}); "
+            "the rest wait their turn. Empty: no limit."
+        ),
+        error_messages={"invalid": validation.RATE_LIMIT_NOT_INTEGER},
     )
     # Any posted name reaches clean_events, which says what is wrong with it (none: EVENTS_EMPTY).
     events = _AnyValues(choices=[(name, name) for name in EVENT_TYPES], required=False)
@@ -135,10 +149,27 @@ class EndpointForm(forms.Form):
             "e.g. Authorization: Bearer abc123."
         ),
     )
+    # Not required: a form posted without it keeps the endpoint's scheme (v1 for a new one).
+    signature_scheme = forms.ChoiceField(
+        label="Signatures",
+        choices=SignatureScheme.choices,
+        initial=SignatureScheme.V1,
+        required=False,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": validation.SIGNATURE_SCHEME_INVALID},
+        help_text=(
+            "v1: HMAC-SHA256 with a shared secret. v1a: ed25519, verified with the endpoint's public key "
+            "(your receiver holds no secret). Changing it makes a key of the new kind, which alone signs "
+            "from then on."
+        ),
+    )
 
-    def __init__(self, *args: Any, organization_id: int, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, organization_id: int, endpoint: Endpoint | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.organization_id = organization_id
+        self.endpoint = endpoint  # the one being changed: its broker password may be kept as ****
         self.fields["locations"].choices = [  # type: ignore[attr-defined]
             (location.public_id, location.name)
             for location in Location.objects.filter(organization_id=organization_id).order_by("name")
@@ -157,26 +188,31 @@ class EndpointForm(forms.Form):
             "description": endpoint.description,
             "alert_email": first,
             "more_alert_emails": "\n".join(more),
+            "rate_limit": endpoint.rate_limit,
             "events": list(endpoint.events),
             "filter": json.dumps(endpoint.filter, indent=2) if endpoint.filter else "",
             "locations": list(endpoint.locations),
             "chargestations": list(endpoint.chargestations),
             "headers": headers_as_text(endpoint.headers),
+            "signature_scheme": endpoint.signature_scheme,
         }
-        return cls(data, initial=initial, organization_id=endpoint.organization_id)
+        return cls(data, initial=initial, organization_id=endpoint.organization_id, endpoint=endpoint)
 
     def event_groups(self) -> list[EventGroup]:
         """The catalog by category, each type marked checked as the form stands."""
         return _grouped(set(self["events"].value() or []))
 
     def clean_url(self) -> str:
-        return _cleaned(validation.url_clean, self.cleaned_data["url"])
+        return _cleaned(validation.url_clean, self.cleaned_data["url"], self.endpoint)
 
     def clean_description(self) -> str:
         return _cleaned(validation.description_clean, self.cleaned_data["description"])
 
     def clean_events(self) -> list[str]:
         return _cleaned(validation.events_clean, self.cleaned_data["events"])
+
+    def clean_rate_limit(self) -> int | None:
+        return _cleaned(validation.rate_limit_clean, self.cleaned_data["rate_limit"])
 
     def clean_more_alert_emails(self) -> list[str]:
         return [a for a in _ADDRESS_SEPARATORS.split(self.cleaned_data["more_alert_emails"]) if a]
@@ -195,6 +231,10 @@ class EndpointForm(forms.Form):
 
     def clean_headers(self) -> dict[str, str]:
         return _cleaned(validation.headers_text_clean, self.cleaned_data["headers"])
+
+    def clean_signature_scheme(self) -> str:
+        kept = self.initial.get("signature_scheme", SignatureScheme.V1)
+        return _cleaned(validation.signature_scheme_clean, self.cleaned_data["signature_scheme"] or kept)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -217,10 +257,12 @@ class EndpointForm(forms.Form):
             "events": data["events"],
             "description": data["description"],
             "alert_emails": data["alert_emails"],
+            "rate_limit": data["rate_limit"],
             "filter": data["filter"],
             "locations": data["locations"],
             "chargestations": data["chargestations"],
             "headers": data["headers"],
+            "signature_scheme": data["signature_scheme"],
         }
 
 

@@ -23,10 +23,13 @@ from organizations.audit import actor_of
 from organizations.models import Plan, Role
 from organizations.views import MemberAccessMixin
 from webhooks.dashboard import selectors
+from webhooks.dashboard.activity import endpoint_activity
+from webhooks.dashboard.charts import endpoint_charts
 from webhooks.dashboard.forms import DeliveryFilterForm, EndpointForm, RecoverForm, SendTestForm
 from webhooks.endpoints.redelivery import delivery_resend, endpoint_recover
 from webhooks.endpoints.services import (
     DISABLED_BY_USER,
+    NoSharedSecret,
     endpoint_create,
     endpoint_delete,
     endpoint_disable,
@@ -37,7 +40,7 @@ from webhooks.endpoints.services import (
 )
 from webhooks.endpoints.test_events import endpoint_send_test
 from webhooks.endpoints.validation import EndpointLimitReached
-from webhooks.models import Endpoint
+from webhooks.models import Endpoint, SignatureScheme
 from webhooks.routing.scopes import scope_places
 
 STARTER_REQUIRED = (
@@ -45,7 +48,13 @@ STARTER_REQUIRED = (
     "Upgrade to Starter to add endpoints and receive events."
 )
 DISABLED_FIRST = "This endpoint is disabled: enable it first."
+V1A_NOTHING_TO_REVEAL = (
+    "This endpoint signs with ed25519 (v1a): it has no shared secret to show. "
+    "Verify its deliveries with the public key on its page."
+)
 DELIVERIES_PER_PAGE = 25
+# The type of the last test event sent, which the picker offers again (per browser session).
+LAST_TEST_TYPE = "webhooks.last_test_type"
 
 
 class WebhooksAccessMixin(MemberAccessMixin):
@@ -74,8 +83,10 @@ class WebhooksAccessMixin(MemberAccessMixin):
 
 
 def endpoint_state(endpoint: Endpoint) -> str:
+    """One of "active", "failing" (active, but no attempt has succeeded since `failing_since`),
+    "disabled_by_user" and "disabled_for_failures"."""
     if endpoint.active:
-        return "active"
+        return "failing" if endpoint.failing_since else "active"
     return "disabled_by_user" if endpoint.disabled_reason == DISABLED_BY_USER else "disabled_for_failures"
 
 
@@ -104,7 +115,9 @@ class EndpointCreateView(WebhooksAccessMixin, View):
         except EndpointLimitReached as refused:
             form.add_error(None, refused)
             return self._render(form, status=400)
-        messages.success(request, "Endpoint added. Reveal its signing secret below to verify deliveries.")
+        v1a = endpoint.signature_scheme == SignatureScheme.V1A
+        verify_with = "Copy its public key" if v1a else "Reveal its signing secret"
+        messages.success(request, f"Endpoint added. {verify_with} below to verify deliveries.")
         return redirect("dashboard-webhook", wh_id=endpoint.public_id)
 
     def _render(self, form: EndpointForm, status: int = 200) -> HttpResponse:
@@ -124,8 +137,15 @@ class EndpointEditView(WebhooksAccessMixin, View):
         form = EndpointForm.for_endpoint(endpoint, request.POST)
         if not form.is_valid():
             return self._render(form, endpoint, status=400)
+        scheme = endpoint.signature_scheme
         endpoint_update(endpoint=endpoint, actor=actor_of(request), **form.service_arguments())
-        messages.success(request, "Endpoint saved.")
+        switched = (
+            f" It now signs with {endpoint.get_signature_scheme_display()} and a new key, the only one that "
+            "signs: update your receiver."
+            if endpoint.signature_scheme != scheme
+            else ""
+        )
+        messages.success(request, f"Endpoint saved.{switched}")
         return redirect("dashboard-webhook", wh_id=endpoint.public_id)
 
     def _render(self, form: EndpointForm, endpoint: Endpoint, status: int = 200) -> HttpResponse:
@@ -143,7 +163,7 @@ class EndpointDetailView(WebhooksAccessMixin, View):
         chosen = filters.filters()
         deliveries = selectors.delivery_log(endpoint=endpoint, **chosen)
         page = Paginator(deliveries, DELIVERIES_PER_PAGE).get_page(request.GET.get("page"))
-        first_type = endpoint.events[0] if endpoint.events else None
+        test_type = request.session.get(LAST_TEST_TYPE) or (endpoint.events[0] if endpoint.events else None)
         grace_until = endpoint.previous_secret_expires_at
         scoped_locations, scoped_stations = (
             scope_places(
@@ -161,12 +181,14 @@ class EndpointDetailView(WebhooksAccessMixin, View):
             page=page,
             filter_form=filters,
             filter_query=urlencode({k: v for k, v in chosen.items() if v}),
-            send_test_form=SendTestForm(initial={"type": first_type}),
+            send_test_form=SendTestForm(initial={"type": test_type}),
             recover_form=RecoverForm(initial={"since": timezone.now().date() - timedelta(days=1)}),
             grace_until=grace_until if grace_until and grace_until > timezone.now() else None,
             filter_json=json.dumps(endpoint.filter, indent=2) if endpoint.filter else "",
             scoped_locations=scoped_locations,
             scoped_stations=scoped_stations,
+            charts=endpoint_charts(endpoint_activity(endpoint=endpoint)),
+            time_zone=timezone.get_current_timezone_name(),
         )
         return render(request, "webhooks/detail.html", context)
 
@@ -178,7 +200,10 @@ class EndpointSecretView(WebhooksAccessMixin, View):
 
     def get(self, request: HttpRequest, wh_id: str) -> HttpResponse:
         endpoint = self.get_endpoint(wh_id)
-        secret = endpoint_secret_reveal(endpoint=endpoint, actor=actor_of(request))
+        try:
+            secret = endpoint_secret_reveal(endpoint=endpoint, actor=actor_of(request))
+        except NoSharedSecret:
+            return HttpResponse(V1A_NOTHING_TO_REVEAL, status=409, content_type="text/plain; charset=utf-8")
         if request.headers.get("X-Requested-With") == "fetch":
             response = HttpResponse(secret, content_type="text/plain; charset=utf-8")
         else:
@@ -211,9 +236,10 @@ class EndpointRotateSecretView(EndpointAction):
     def act(self, request: HttpRequest, endpoint: Endpoint, **kwargs: Any) -> None:
         endpoint_rotate_secret(endpoint=endpoint, actor=actor_of(request))
         until = endpoint.previous_secret_expires_at
+        rotated = "Key" if endpoint.signature_scheme == SignatureScheme.V1A else "Secret"
         messages.success(
             request,
-            f"Secret rotated. The previous one keeps signing beside it until {until:%Y-%m-%d %H:%M} UTC.",
+            f"{rotated} rotated. The previous one keeps signing beside it until {until:%Y-%m-%d %H:%M} UTC.",
         )
 
 
@@ -226,6 +252,7 @@ class EndpointSendTestView(EndpointAction):
             messages.error(request, "Choose an event type to send.")
             return
         endpoint_send_test(endpoint=endpoint, type_name=form.cleaned_data["type"])
+        request.session[LAST_TEST_TYPE] = form.cleaned_data["type"]
         messages.success(request, f"Test {form.cleaned_data['type']} event queued: watch the log below.")
 
 

@@ -2,7 +2,9 @@
 
 A success ends a streak. An endpoint answering 410 Gone is disabled at once; one with no success
 for WEBHOOKS_DISABLE_AFTER seconds and at least WEBHOOKS_DISABLE_MIN_FAILURES failed attempts in a
-row is disabled, with one alert email; before that, one early-warning email per streak.
+row is disabled, with one alert email; before that, one early-warning email per streak. Each of
+these raises its operational event in the same transaction (webhook.disabled, webhook.failing, and
+webhook.recovered when a success ends a streak that was warned of: webhooks.delivery.operational).
 """
 
 import logging
@@ -19,6 +21,7 @@ from django.utils import timezone
 from organizations.audit import Actor, audit_record
 from webhooks import metrics
 from webhooks.delivery import alerts
+from webhooks.delivery.operational import webhook_event_record
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
 
 logger = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ def endpoint_disable(
             target_id=endpoint.public_id,
             changes={"active": False, "disabled_reason": reason},
         )
+        webhook_event_record(type_name="webhook.disabled", endpoint=endpoint_id)
         pending = Delivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING)
         # Locked in id order, as workers lock the deliveries they record: two transactions that both
         # update many of them then wait for each other in turn, never in a circle.
@@ -90,11 +94,7 @@ def outcomes_record(outcomes: Iterable[tuple[Endpoint, bool, bool, object]]) -> 
         elif any(ok for ok, _ in results):
             if not _was_failing(endpoints[endpoint_id]):
                 continue  # as it was when this batch was claimed: nothing to reset, no statement
-            Endpoint.objects.filter(pk=endpoint_id).filter(
-                Q(consecutive_failures__gt=0)
-                | Q(failing_since__isnull=False)
-                | Q(failing_warned_at__isnull=False)
-            ).update(consecutive_failures=0, failing_since=None, failing_warned_at=None)
+            _streak_end(endpoints[endpoint_id])
         else:
             _failures_add(endpoint_id, len(results), now)
 
@@ -103,6 +103,26 @@ def _was_failing(endpoint: Endpoint) -> bool:
     """A success resets a streak. Another worker may have begun one since this batch loaded the
     endpoint: that streak is reset by the next success of a batch that sees it."""
     return bool(endpoint.consecutive_failures or endpoint.failing_since or endpoint.failing_warned_at)
+
+
+def _streak_end(endpoint: Endpoint) -> None:
+    """Reset the streak; when its owners had been warned of it, that is news: webhook.recovered.
+
+    One statement, the one this batch's view of the endpoint expects; the other only when another
+    worker warned of the streak, or ended it, since. Of two workers ending one warned streak at
+    once, the second finds it ended: one webhook.recovered.
+    """
+    streak = Endpoint.objects.filter(pk=endpoint.pk)
+    warned = streak.filter(failing_warned_at__isnull=False)
+    unwarned = streak.filter(failing_warned_at__isnull=True).filter(
+        Q(consecutive_failures__gt=0) | Q(failing_since__isnull=False)
+    )
+    turns = [(warned, True), (unwarned, False)]
+    for query, was_warned in turns if endpoint.failing_warned_at else reversed(turns):
+        if query.update(consecutive_failures=0, failing_since=None, failing_warned_at=None):
+            if was_warned:
+                webhook_event_record(type_name="webhook.recovered", endpoint=endpoint.pk)
+            return
 
 
 def _failures_add(endpoint_id: int, count: int, now: datetime) -> None:
@@ -138,5 +158,6 @@ def _failing_warn(endpoint_id: int, *, failing_since: datetime, now: datetime) -
         ).update(failing_warned_at=now)
         if marked:
             transaction.on_commit(lambda: alerts.endpoint_failing_send(endpoint_id=endpoint_id), robust=True)
+            webhook_event_record(type_name="webhook.failing", endpoint=endpoint_id)
     if marked:
         logger.warning("webhooks.endpoint.failing", extra={"endpoint_pk": endpoint_id})

@@ -1,4 +1,5 @@
-"""The only code that opens outgoing sockets (DESIGN section 8, issue 3 section 6).
+"""The only code that opens outgoing sockets (DESIGN section 8, issue 3 section 6), with
+webhooks/delivery/amqp.py for endpoints that are RabbitMQ exchanges.
 
 Every destination is resolved and *every* address checked (webhooks/delivery/destinations.py); the
 connection then goes to one of those very addresses (no second DNS lookup, so no rebinding
@@ -8,13 +9,9 @@ otherwise hold a worker thread.
 Headers, bodies and URLs are never logged: they carry signatures and, often, tokens.
 """
 
-import contextlib
-import heapq
 import http.client
-import itertools
 import logging
 import os
-import socket
 import ssl
 import threading
 import time
@@ -34,6 +31,7 @@ from webhooks.delivery.destinations import (
     addresses_check,
     target_parse,
 )
+from webhooks.delivery.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
 
@@ -66,57 +64,13 @@ class HttpResult:
         return not self.error and self.status_code is not None and 200 <= self.status_code < 300
 
 
-class _Watchdog:
-    """One daemon thread that cuts the socket of any request still running at its deadline."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._heap: list[tuple[float, int]] = []
-        self._armed: dict[int, HTTPConnection] = {}
-        self._tokens = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def arm(self, conn: HTTPConnection, deadline: float) -> int:
-        with self._cond:
-            token = next(self._tokens)
-            self._armed[token] = conn
-            heapq.heappush(self._heap, (deadline, token))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="webhooks-http-watchdog", daemon=True)
-                self._thread.start()
-            elif self._heap[0][1] == token:
-                self._cond.notify()
-        return token
-
-    def disarm(self, token: int) -> bool:
-        """False when the deadline had passed and the socket was cut."""
-        with self._cond:
-            return self._armed.pop(token, None) is not None
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while self._heap and self._heap[0][1] not in self._armed:
-                    heapq.heappop(self._heap)
-                wait = self._heap[0][0] - time.monotonic() if self._heap else None
-                if wait is None or wait > 0:
-                    self._cond.wait(wait)
-                    continue
-                conn = self._armed.pop(heapq.heappop(self._heap)[1])
-            sock = conn.sock
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    # The plain-socket method: on an SSLSocket it cuts the fd without touching TLS state.
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
 class _State:
     """Per-process: keep-alive connections per (scheme, host, port, ip), the watchdog, TLS contexts."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.idle: dict[_Key, list[HTTPConnection]] = {}
-        self.watchdog = _Watchdog()
+        self.watchdog = Watchdog("webhooks-http-watchdog")
         self.ssl_contexts: dict[str, ssl.SSLContext] = {}
 
     def checkout(self, key: _Key) -> HTTPConnection | None:

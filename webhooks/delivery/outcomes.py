@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from webhooks import metrics, rows
-from webhooks.delivery import health, http, queue
+from webhooks.delivery import health, http, operational, queue
 from webhooks.delivery.retries import next_delay
 from webhooks.models import Attempt, Delivery, DeliveryStatus
 
@@ -71,6 +71,18 @@ def exchange_headers(outcome: Outcome) -> dict[str, Any]:
     return recorded
 
 
+def _attempt(outcome: Outcome) -> Attempt:
+    """The attempt recorded for an outcome, in memory (what `delivery.exhausted` reports)."""
+    return Attempt(
+        created_at=datetime.fromtimestamp(outcome.attempted_at, tz=UTC),
+        duration_ms=outcome.result.duration_ms,
+        status_code=outcome.result.status_code,
+        response_excerpt=outcome.result.body_excerpt,
+        error=outcome.result.error[:500],
+        succeeded=outcome.result.ok,
+    )
+
+
 def outcomes_record(
     outcomes: list[Outcome], *, skipped: Sequence[Delivery] = (), released: Sequence[Delivery] = ()
 ) -> None:
@@ -110,6 +122,10 @@ def outcomes_record(
             skipped, status=DeliveryStatus.SKIPPED, next_attempt_at=None, claimed_until=None
         )
         _held_update(released, claimed_until=None)
+        # Before the health's news, so that a webhook's subscribers hear of it in that order.
+        operational.deliveries_exhausted_record(
+            [(o.delivery, _attempt(o)) for o in recorded if o.delivery.status == DeliveryStatus.FAILED]
+        )
         health.outcomes_record(
             [(o.delivery.endpoint, o.result.ok, o.result.status_code == GONE, o.result) for o in recorded]
         )

@@ -28,7 +28,7 @@ from django.db.models import Q
 from edrv_project import __version__
 from webhooks import metrics, signing
 from webhooks.catalog import payloads
-from webhooks.delivery import fanout, http, queue
+from webhooks.delivery import amqp, brokers, fanout, http, queue
 from webhooks.delivery.claims import claimable, deliveries_claim
 from webhooks.delivery.outcomes import Outcome, outcomes_record
 from webhooks.models import Delivery, DeliveryStatus
@@ -243,12 +243,13 @@ def _send_one(delivery: Delivery, body: bytes) -> Outcome:
                 timestamp=int(started),
                 body=body,
                 secrets=delivery.endpoint.live_secrets(),
+                scheme=delivery.endpoint.signature_scheme,
             ),
         }
         if delivery.event.is_test:
             own["edrv-test"] = "true"
         with metrics.attempt_in_flight():
-            result = http.post(delivery.endpoint.url, body=body, headers={**delivery.endpoint.headers, **own})
+            result = _transmit(delivery, body, headers={**delivery.endpoint.headers, **own})
         metrics.attempt_observed(result.duration_ms / 1000)
         return Outcome(delivery=delivery, result=result, attempted_at=started, own_headers=own)
     finally:
@@ -257,3 +258,17 @@ def _send_one(delivery: Delivery, body: bytes) -> Outcome:
             health.in_flight -= 1
             if result is not None:
                 health.answered = result.status_code is not None
+
+
+def _transmit(delivery: Delivery, body: bytes, *, headers: dict[str, str]) -> http.HttpResult:
+    """POST to the endpoint, or publish to its exchange when it is a RabbitMQ broker (amqp, amqps)."""
+    endpoint = delivery.endpoint
+    if brokers.is_broker_url(endpoint.url):
+        return amqp.publish(
+            endpoint.url,
+            password=endpoint.url_password,
+            body=body,
+            headers=headers,
+            event_type=delivery.event.type,
+        )
+    return http.post(endpoint.url, body=body, headers=headers)

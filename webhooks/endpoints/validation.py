@@ -20,9 +20,9 @@ from django.db.models import Model
 from organizations.models import ENDPOINT_LIMITS, Organization, Plan
 from webhooks import signing
 from webhooks.catalog.types import EVENT_TYPES, SUBSCRIBABLE
-from webhooks.delivery import destinations
+from webhooks.delivery import brokers, destinations
 from webhooks.endpoints.headers import HeaderError, headers_from_text, headers_validate
-from webhooks.models import Endpoint
+from webhooks.models import Endpoint, SignatureScheme
 from webhooks.routing.filters import FilterError, filter_validate
 from webhooks.routing.scopes import MAX_SCOPE_IDS, scope_ids_check
 
@@ -36,6 +36,14 @@ EVENT_TYPES_ROUTE = "GET /api/v1/event-types"
 
 URL_INVALID = "Enter a valid URL, e.g. https://example.com/hooks."
 URL_TOO_LONG = f"A URL may be at most {MAX_URL_LENGTH} characters long."
+URL_HELP = (
+    "HTTPS, on a public address. Or a RabbitMQ exchange: "
+    "amqps://user:password@host:port/vhost?exchange=NAME&routing_key=KEY (routing_key defaults to the "
+    "event type; the password is stored encrypted and shown as ****)."
+)
+BROKER_PASSWORD_MASKED = (
+    f"Give the broker's password: {brokers.MASK} keeps the stored one only for the same user, host and port."
+)
 EVENTS_EMPTY = f"Choose at least one event type (see {EVENT_TYPES_ROUTE})."
 DESCRIPTION_TOO_LONG = f"Ensure this field has no more than {MAX_DESCRIPTION_LENGTH} characters."
 EMAIL_INVALID = "Enter a valid email address."
@@ -43,6 +51,14 @@ ALERT_EMAILS_TOO_MANY = f"At most {MAX_ALERT_EMAILS} alert emails."
 RATE_LIMIT_NOT_INTEGER = "A valid integer is required."
 RATE_LIMIT_TOO_LOW = "Ensure this value is greater than or equal to 1."
 RATE_LIMIT_TOO_HIGH = f"Ensure this value is less than or equal to {MAX_RATE_LIMIT}."
+SIGNATURE_SCHEME_INVALID = (
+    'Choose "v1" (HMAC-SHA256 with a shared secret, the default) or "v1a" (ed25519: receivers verify '
+    "with the webhook's public key)."
+)
+V1A_KEYS_ARE_GENERATED = (
+    "A v1a webhook signs with an ed25519 key pair generated for it: leave out secret, and verify with "
+    "its publicKey."
+)
 
 
 class FieldInvalid(ValueError):
@@ -95,11 +111,17 @@ def endpoint_limit_check(*, organization: Organization) -> None:
         )
 
 
-def url_clean(value: str) -> str:
-    """A URL that may receive webhooks: well-formed, not too long, and accepted by the SSRF guard."""
+def url_clean(value: str, current: Endpoint | None = None) -> str:
+    """A URL that may receive webhooks: well-formed, not too long, and accepted by the SSRF guard.
+
+    Or a RabbitMQ exchange's amqp(s):// URL (webhooks.delivery.brokers), whose password may be given
+    as `****` to keep the one stored for `current` (the endpoint being changed), provided the URL logs
+    in as the same user on the same broker: a stored password never goes to a new host."""
     url = value.strip()
     if len(url) > MAX_URL_LENGTH:
         raise FieldInvalid(URL_TOO_LONG)
+    if brokers.is_broker_url(url):
+        return _broker_url_clean(url, current)
     try:
         URLValidator()(url)
     except ValidationError:
@@ -108,6 +130,18 @@ def url_clean(value: str) -> str:
         destinations.destination_check(url)
     except destinations.DestinationRefused as refused:
         raise FieldInvalid(f"This URL cannot receive webhooks: {refused.reason}.") from None
+    return url
+
+
+def _broker_url_clean(url: str, current: Endpoint | None) -> str:
+    try:
+        broker = brokers.broker_check(url)
+    except destinations.DestinationRefused as refused:
+        raise FieldInvalid(f"This URL cannot receive webhooks: {refused.reason}.") from None
+    if broker.password == brokers.MASK and not (
+        current is not None and current.url_password and brokers.same_account(url, current.url)
+    ):
+        raise FieldInvalid(BROKER_PASSWORD_MASKED)
     return url
 
 
@@ -148,6 +182,13 @@ def secret_clean(value: str) -> str:
     except ValueError as exc:
         raise FieldInvalid(str(exc)) from None
     return value
+
+
+def signature_scheme_clean(value: Any) -> str:
+    """`v1` or `v1a` (webhooks.signing says what each signs with)."""
+    if value not in SignatureScheme.values:
+        raise FieldInvalid(SIGNATURE_SCHEME_INVALID)
+    return str(value)
 
 
 def description_clean(value: str | None) -> str:

@@ -23,6 +23,7 @@ from webhooks.catalog.payloads import event_data
 from webhooks.catalog.triggers import events_raised, source_for, subject_of
 from webhooks.catalog.types import EVENT_TYPES, Envelope
 from webhooks.delivery import queue
+from webhooks.feed.announcing import events_announce_on_commit
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 from webhooks.outbox.publishing import events_hint_on_commit
 from webhooks.routing.scopes import Place, place_of
@@ -147,6 +148,7 @@ def events_record(
     for event, pk in zip(events, rows.insert(Event, EVENT_COLUMNS, events), strict=True):
         event.pk = pk
     events_hint_on_commit([event.pk for event in events], [event.type for event in events])
+    events_announce_on_commit(organization_id=organization_id, types={event.type for event in events})
     if logger.isEnabledFor(logging.INFO):
         for event in events:
             logger.info("webhooks.event.recorded", extra={"event_id": event.public_id, "type": event.type})

@@ -10,7 +10,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from webhooks.catalog.operational_serializers import webhook_of
 from webhooks.catalog.payloads import envelope
+from webhooks.catalog.types import NOT_TO_ITS_SUBJECT
 from webhooks.models import Endpoint, Event
 from webhooks.routing.filters import FilterError, filter_compile
 from webhooks.routing.scopes import Place, Scope, scope_resolve
@@ -87,8 +89,12 @@ def _matcher_build(endpoint: Endpoint, spec: _Spec) -> Matcher:
 def endpoints_matching(
     *, event: Event, endpoints: Sequence[Endpoint], matchers: dict[int, Matcher], place: Place | None
 ) -> Iterator[Endpoint]:
-    """The endpoints subscribed to the event's type whose filter and scopes admit it."""
+    """The endpoints subscribed to the event's type whose filter and scopes admit it.
+
+    News of a webhook's health (catalog.types.NOT_TO_ITS_SUBJECT) goes to the others, never to it.
+    """
     built: list[dict[str, Any]] = []
+    subject = webhook_of(event.object, event.data) if event.type in NOT_TO_ITS_SUBJECT else None
 
     def envelope_of() -> dict[str, Any]:
         # Built once per event, and only if some endpoint filters on content.
@@ -97,7 +103,7 @@ def endpoints_matching(
         return built[0]
 
     for endpoint in endpoints:
-        if event.type not in endpoint.events:
+        if event.type not in endpoint.events or endpoint.public_id == subject:
             continue
         matcher = matchers.get(endpoint.pk)
         if matcher is None or matcher.admits(envelope_of, place):

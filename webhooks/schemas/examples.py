@@ -5,7 +5,7 @@ savepoint and rolled back at once: it has exactly the shape a real event has, an
 it (nor any event it raised) survives.
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -18,6 +18,7 @@ from sessions_app.ceilings import exceeded_field
 from sessions_app.models import Driver, IdTag, Session
 from webhooks.catalog.payloads import event_data
 from webhooks.catalog.types import EVENT_TYPES
+from webhooks.schemas.operational_examples import operational_rows
 
 # The example session's ceilings (none reached), and for a ceiling's type the one it has just reached.
 _CEILINGS = {"energy": 20000, "time": 7200, "cost": "10.00"}
@@ -26,6 +27,11 @@ _CEILINGS_REACHED = {
     "session.stop_time_ceiling_exceeded": ("time", 2400),
     "session.stop_cost_ceiling_exceeded": ("cost", "3.00"),
 }
+
+
+def _iso(moment: datetime) -> str:
+    """A time as payloads write it: UTC, milliseconds, `Z` (as the gateway stores metering times)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _session_ceilings(type_name: str) -> dict[str, Any]:
@@ -79,12 +85,12 @@ def _example_rows(organization: Organization, type_name: str) -> dict[str, tuple
         transaction_id="12345",
         id_tag="EXAMPLE0001",
         metrics={
-            "chargingStart": (now - timedelta(minutes=40)).isoformat(),
+            "chargingStart": _iso(now - timedelta(minutes=40)),
             "meterStart": 0,
             "energyConsumed": 7400,
         },
         energy_report={
-            "timestamp": now.isoformat(),
+            "timestamp": _iso(now),
             "current": {"value": 16.0, "unit": "A"},
             "power": {"value": 11.0, "unit": "kW"},
             "energy_meter": {"value": 7.4, "unit": "kWh"},
@@ -102,6 +108,7 @@ def _example_rows(organization: Organization, type_name: str) -> dict[str, tuple
         "rate": (rate, rate),
         "user": (driver, driver),
         "session": (session, session),
+        **operational_rows(type_name, organization=organization, at=now),
     }
 
 
