@@ -367,8 +367,11 @@ def feed(*, write: bool, steps: tuple[int, ...] | None) -> None:
     print(report.table(rows))
     print("\n".join(f"- {note}" for note in notes))
     if write:
-        web = " ".join(stack.procfile_command("web")[1:])
-        setup = f"one `{web}` (API_THROTTLE_RATE raised), clients in bench/feed_client.py"
+        web = " ".join(stack.procfile_command("web"))
+        setup = (
+            f"none; one web process, `{web.rpartition('/')[2]}` (the Procfile's, on a free port), and "
+            "N consumers in bench/feed_client.py, each with an API key of its own"
+        )
         report.document_write(report.document(rows, host, setup, notes, title="Latest feed run"), "feed")
         print(f"\nwritten to {report.DOC.relative_to(stack.ROOT)}")
 

@@ -29,7 +29,7 @@ from webhooks.api.views import WebhooksPlan
 from webhooks.endpoints.validation import event_type_problem
 from webhooks.feed.hub import hub
 from webhooks.feed.selectors import Page, Position, feed_position, feed_read
-from webhooks.feed.threads import in_database
+from webhooks.feed.threads import REQUESTS
 from webhooks.feed.waiting import feed_wait
 
 MAX_WAIT = 30
@@ -111,7 +111,7 @@ def _checked(request: HttpRequest) -> HttpResponse:
 async def event_feed(request: HttpRequest) -> HttpResponse:
     hub_ = hub()
     read_after = hub_.sequence  # before the first read: what it may have missed is woken after this
-    checked = await in_database(_checked, request)
+    checked = await REQUESTS.run(_checked, request)
     if not isinstance(checked, _Checked):
         return checked
     feed, page = checked.feed, checked.page

@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 
 from webhooks.feed.announcing import channel_prefix
 from webhooks.feed.selectors import Page, Position, feed_read
-from webhooks.feed.threads import in_database
+from webhooks.feed.threads import WAKES
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class Hub:
         shared = self.reads.get(key)
         if shared is None or shared[0] != self.sequence:
             task = asyncio.ensure_future(
-                in_database(
+                WAKES.run(
                     feed_read, organization_id=organization_id, position=position, types=types, limit=limit
                 )
             )
@@ -172,6 +172,10 @@ class Hub:
                         pinged = now
             except (RedisError, OSError) as exc:
                 logger.warning("webhooks.feed.subscription_lost", extra={"error": type(exc).__name__})
+            except Exception:
+                # A bug here must not end the subscription for good: logged, and made again (waiters
+                # poll meanwhile).
+                logger.exception("webhooks.feed.listener_crashed")
             finally:
                 self._live_set(False)
                 with suppress(RedisError, OSError):
