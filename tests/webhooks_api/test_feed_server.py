@@ -32,7 +32,7 @@ from tests.webhooks_api.feed_calls import (  # noqa: F401 - feed_threads_closed:
     page,
     record,
 )
-from webhooks.feed.threads import DB_THREADS
+from webhooks.feed.threads import DB_THREADS, WAKE_THREADS
 
 pytestmark = [
     pytest.mark.e2e,
@@ -118,17 +118,17 @@ def test_waiting_clients_hold_no_thread_and_no_connection_of_their_own(
     ]
     time.sleep(3)
 
-    # Then it runs no more threads than its own few: the event loop's, the database threads, one for
-    # Django's per-request signals, and asyncio's for name lookups; no more Redis connections than its
-    # one subscription and one per database thread (the API throttle's)
+    # Then it runs no more threads than its own few: the event loop's, the database threads (both
+    # pools), one for Django's per-request signals, and asyncio's for name lookups; no more Redis
+    # connections than its one subscription and one per database thread (the API throttle's)
     assert not any(call.done() for call in waiting)
-    assert threads_of(server.pid) <= 1 + DB_THREADS + 1 + 2
+    assert threads_of(server.pid) <= 1 + DB_THREADS + WAKE_THREADS + 1 + 2
     ports = local_ports_of(server.pid)
     clients = [
         c for c in redis.Redis.from_url(redis_url).client_list() if int(c["addr"].rsplit(":", 1)[1]) in ports
     ]
     assert [client["psub"] for client in clients].count("1") == 1
-    assert len(clients) <= 1 + DB_THREADS
+    assert len(clients) <= 1 + DB_THREADS + WAKE_THREADS
 
     # When an event commits, then every one of them gets it
     fresh = record(organization)

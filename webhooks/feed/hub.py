@@ -158,9 +158,11 @@ class Hub:
             pubsub = client.pubsub()
             try:
                 await pubsub.psubscribe(channel_prefix(self.url) + "*")
+                _end_if_cancelled()
                 heard = pinged = loop.time()
                 while True:
                     message = await pubsub.get_message(timeout=PING_EVERY)
+                    _end_if_cancelled()
                     now = loop.time()
                     if message is not None:
                         heard, pause = now, RECONNECT_FIRST
@@ -183,6 +185,15 @@ class Hub:
                     await client.aclose()
             await asyncio.sleep(pause)
             pause = min(pause * 2, RECONNECT_MAX)
+
+
+def _end_if_cancelled() -> None:
+    """Raise CancelledError if this task was asked to end. redis-py (8.1) swallows a cancellation
+    that arrives while it subscribes: the listener would go on forever, and the event loop that
+    cancels it on its way out (asyncio.run's end, a server's shutdown) would wait for it forever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
