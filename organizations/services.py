@@ -6,13 +6,14 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from organizations.audit import Actor, audit_record
 from organizations.models import ApiKey, Membership, Organization, Role, Scope
 
 KEY_PREFIX = "edrv_"
+PREFIX_DRAWS = 5
 LAST_ADMIN = "The organization needs an admin: make another member an admin first."
 ORGANIZATION_FIELDS = ("name", "email", "currency", "timezone", "address", "meta_data")
 
@@ -34,25 +35,50 @@ def api_key_create(
     `scopes` are valid Scope values (the front doors check them, and that whoever asks may give
     them); by default a key has every scope (`*`), as the one `create_organization` prints.
     """
-    prefix = KEY_PREFIX + secrets.token_hex(4)
-    raw_key = f"{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
-        api_key = ApiKey.objects.create(
-            organization=organization,
-            name=name,
-            prefix=prefix,
-            key_hash=api_key_hash(raw_key),
-            scopes=scopes_ordered(scopes),
-            expires_at=expires_at,
+        api_key, raw_key = _api_key_insert(
+            organization=organization, name=name, scopes=scopes_ordered(scopes), expires_at=expires_at
         )
         audit_record(
             organization=organization,
             action="api_key.created",
             actor=actor,
             target_id=api_key.public_id,
-            changes={"name": name, "prefix": prefix, "scopes": api_key.scopes, "expires_at": expires_at},
+            changes={
+                "name": name,
+                "prefix": api_key.prefix,
+                "scopes": api_key.scopes,
+                "expires_at": expires_at,
+            },
         )
     return api_key, raw_key
+
+
+def _api_key_insert(
+    *, organization: Organization, name: str, scopes: list[str], expires_at: datetime | None
+) -> tuple[ApiKey, str]:
+    """A new key under a prefix no other key has: the prefix (shown to tell keys apart) is unique,
+    and 48 random bits collide rarely, not never; a prefix taken is drawn again."""
+    for draw in range(1, PREFIX_DRAWS + 1):
+        prefix = KEY_PREFIX + secrets.token_hex(6)
+        raw_key = f"{prefix}_{secrets.token_urlsafe(32)}"
+        row = ApiKey(
+            organization=organization,
+            name=name,
+            prefix=prefix,
+            key_hash=api_key_hash(raw_key),
+            scopes=scopes,
+            expires_at=expires_at,
+        )
+        try:
+            with transaction.atomic():
+                row.save(force_insert=True)
+        except IntegrityError:
+            if draw < PREFIX_DRAWS and ApiKey.objects.filter(prefix=prefix).exists():
+                continue
+            raise
+        return row, raw_key
+    raise IntegrityError(f"no free API key prefix in {PREFIX_DRAWS} draws")
 
 
 def scopes_ordered(scopes: Iterable[str]) -> list[str]:

@@ -3,6 +3,7 @@ revoked; a key gives another only the scopes it holds itself."""
 
 import hashlib
 import re
+import secrets
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
@@ -237,3 +238,27 @@ def test_keys_made_before_scopes_keep_every_scope() -> None:
     assert [key.scopes for key in keys] == [["*"], ["*"]]
     assert len({key.public_id for key in keys}) == 2
     assert all(re.fullmatch(r"key_[0-9a-f]{24}", key.public_id) for key in keys)
+
+
+def test_a_new_key_whose_drawn_prefix_is_taken_draws_another(
+    organization: Organization, key_with: KeyWith, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a key, and a random source whose next prefix draws (6 bytes) are that key's, then a fresh one
+    taken, _ = api_key_create(organization=organization)
+    manager = key_with([Scope.ALL])
+    draws = [taken.prefix.removeprefix("edrv_"), "0123456789ab"]
+    drawn = secrets.token_hex
+
+    def token_hex(size: int) -> str:
+        return draws.pop(0) if draws and size == 6 else drawn(size)
+
+    monkeypatch.setattr(secrets, "token_hex", token_hex)
+
+    # When a key is created
+    response = manager.post("/api/v1/api-keys", {"name": "second", "scopes": ["network:read"]}, format="json")
+
+    # Then it is, under the fresh prefix, and works
+    assert draws == []
+    assert response.status_code == 201, response.content
+    assert response.json()["prefix"] == "edrv_0123456789ab"
+    assert bearer(response.json()["key"]).get("/api/v1/locations").status_code == 200
