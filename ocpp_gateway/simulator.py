@@ -20,6 +20,8 @@ from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action, RemoteStartStopStatus
 
+from edrv_project.times import utc_timestamp
+
 logger = logging.getLogger(__name__)
 
 
@@ -33,12 +35,7 @@ class Answers:
 
 
 def ocpp_time(moment: datetime | None = None) -> str:
-    return (
-        (moment or datetime.now(UTC))
-        .astimezone(UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+    return utc_timestamp(moment or datetime.now(UTC))
 
 
 class SimulatedCharger(ChargePoint):

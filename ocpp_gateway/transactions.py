@@ -13,13 +13,14 @@ Times are the charger's: the cost of a session follows its meter, not our clock.
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
 from chargestations.models import Chargestation, Connector
+from edrv_project.times import utc_timestamp
 from ocpp_gateway import ceilings, conf
 from ocpp_gateway.stations import connector_for
 from sessions_app import costs
@@ -39,10 +40,6 @@ class MeterReading:
     power_w: float | None = None
     current_a: float | None = None
     state_of_charge: float | None = None
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _moment(value: object) -> datetime | None:
@@ -80,7 +77,7 @@ def transaction_start(
     station = Chargestation.objects.get(pk=chargestation_id)
     status = id_tag_status(organization_id=station.organization_id, chargestation_id=station.pk, token=id_tag)
     connector = connector_for(chargestation=station, number=connector_number)
-    started = iso(timestamp)
+    started = utc_timestamp(timestamp)
     repeated = (
         Session.objects.filter(chargestation=station, transaction_id=transaction_id).first()
         if transaction_id is not None
@@ -152,7 +149,7 @@ def _energy_report(previous: dict, reading: MeterReading) -> dict:
         return {"value": round(value / scale, digits), "unit": unit}
 
     return {
-        "timestamp": iso(reading.timestamp),
+        "timestamp": utc_timestamp(reading.timestamp),
         "current": quantity("current", reading.current_a, "A", 1, 2),
         "power": quantity("power", reading.power_w, "kW", 1000, 3),
         "energy_meter": quantity("energy_meter", reading.energy_wh, "kWh", 1000, 3),
@@ -170,7 +167,7 @@ def _idle_since(session: Session, readings: list[MeterReading]) -> tuple[str | N
         if reading.power_w > conf.ev_charged_max_power():
             idle = None
             continue
-        idle = idle or iso(reading.timestamp)
+        idle = idle or utc_timestamp(reading.timestamp)
         since = _moment(idle)
         waited = timedelta(seconds=conf.ev_charged_after())
         if since is not None and reading.timestamp - since >= waited and full_at is None:
@@ -232,7 +229,7 @@ def transaction_stop(
         logger.info("ocpp.transaction.stop_unknown", extra={"transaction_id": transaction_id})
         return
     energy = meter_stop - int(session.metrics.get("meterStart") or 0)
-    session.metrics = {**session.metrics, "chargingStop": iso(timestamp), "meterStop": meter_stop}
+    session.metrics = {**session.metrics, "chargingStop": utc_timestamp(timestamp), "meterStop": meter_stop}
     _priced(session, until=timestamp, energy_wh=energy, ev_charged_at=session.ev_charged_at)
     session.status = SessionStatus.ENDED
     session.save(update_fields=["status", "metrics", "cost_amount", "updated_at"])

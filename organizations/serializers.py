@@ -6,7 +6,7 @@ plain JSON (no Decimal, no datetime objects) and must not need a request in the 
 
 import re
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -18,6 +18,7 @@ from rest_framework import serializers
 
 from edrv_project.json_bounds import json_depth, json_size
 from edrv_project.text import NUL_REFUSED, has_nul
+from edrv_project.times import utc_timestamp
 from organizations.models import ActorType, ApiKey, AuditEntry, Organization, Scope
 from organizations.services import scopes_ordered
 
@@ -46,7 +47,7 @@ class ApiDateTimeField(serializers.DateTimeField):
     def to_representation(self, value: datetime | None) -> str | None:  # type: ignore[override]
         if value is None:
             return None
-        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return utc_timestamp(value)
 
 
 class NumberField(serializers.DecimalField):

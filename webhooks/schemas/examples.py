@@ -5,7 +5,7 @@ savepoint and rolled back at once: it has exactly the shape a real event has, an
 it (nor any event it raised) survives.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -13,6 +13,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from chargestations.models import Chargestation, Connector, Location, PriceComponent, Rate
+from edrv_project.times import utc_timestamp
 from organizations.models import Organization
 from sessions_app.ceilings import exceeded_field
 from sessions_app.models import Driver, IdTag, Session
@@ -27,11 +28,6 @@ _CEILINGS_REACHED = {
     "session.stop_time_ceiling_exceeded": ("time", 2400),
     "session.stop_cost_ceiling_exceeded": ("cost", "3.00"),
 }
-
-
-def _iso(moment: datetime) -> str:
-    """A time as payloads write it: UTC, milliseconds, `Z` (as the gateway stores metering times)."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _session_ceilings(type_name: str) -> dict[str, Any]:
@@ -85,12 +81,12 @@ def _example_rows(organization: Organization, type_name: str) -> dict[str, tuple
         transaction_id="12345",
         id_tag="EXAMPLE0001",
         metrics={
-            "chargingStart": _iso(now - timedelta(minutes=40)),
+            "chargingStart": utc_timestamp(now - timedelta(minutes=40)),
             "meterStart": 0,
             "energyConsumed": 7400,
         },
         energy_report={
-            "timestamp": _iso(now),
+            "timestamp": utc_timestamp(now),
             "current": {"value": 16.0, "unit": "A"},
             "power": {"value": 11.0, "unit": "kW"},
             "energy_meter": {"value": 7.4, "unit": "kWh"},
