@@ -190,7 +190,8 @@ def _commit(organization: Organization, name: str) -> tuple[float, str]:
     with transaction.atomic():
         transaction.on_commit(lambda: committed.append(time.time()))
         Location.objects.create(organization=organization, name=name)
-    return committed[0], Event.objects.filter(organization=organization).latest("pk").public_id
+    saved = Event.objects.filter(organization=organization, type="location.created")
+    return committed[0], saved.latest("pk").public_id
 
 
 def _step(web: WebProcess, clients: ClientProcess, organization: Organization, count: int) -> Step:
