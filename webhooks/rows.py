@@ -8,6 +8,8 @@ through each field's own preparation, so UUIDs, datetimes and JSON are stored as
 """
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -59,29 +61,51 @@ def in_ids(column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
 
 def insert(model: type[Model], names: Sequence[str], objects: Iterable[Model]) -> list[int]:
     """INSERT the objects' `names` fields; their new ids, in order."""
-    fields = [_field(model, name) for name in names]
+    fields = _insert_into(model, tuple(names), connection.vendor).fields
     return insert_values(model, names, [[getattr(o, f.attname) for f in fields] for o in objects])
 
 
 def insert_values(model: type[Model], names: Sequence[str], values: Sequence[Sequence[Any]]) -> list[int]:
     """INSERT rows of values, one per field of `names` each; the new ids, in order."""
-    fields = [_field(model, name) for name in names]
     database = connections[DEFAULT_DB_ALIAS]  # not the proxy: it looks itself up on every use
-    columns = ", ".join(_quoted(f) for f in fields)
-    row = f"({marks(len(fields))})"
-    per_statement = max(CACHED_PARAMS // len(fields), 1)
+    into = _insert_into(model, tuple(names), database.vendor)
     ids: list[int] = []
     with database.cursor() as cursor:
-        for start in range(0, len(values), per_statement):
-            chunk = values[start : start + per_statement]
+        for start in range(0, len(values), into.per_statement):
+            chunk = values[start : start + into.per_statement]
             cursor.execute(
-                f"INSERT INTO {table(model)} ({columns}) VALUES {', '.join([row] * len(chunk))}"
-                f" RETURNING {database.ops.quote_name('id')}",
+                into.statement(len(chunk)),
                 [
                     f.get_db_prep_save(value, database)
                     for r in chunk
-                    for f, value in zip(fields, r, strict=True)
+                    for f, value in zip(into.fields, r, strict=True)
                 ],
             )
             ids += [returned[0] for returned in cursor.fetchall()]
     return ids
+
+
+@dataclass(frozen=True)
+class _InsertInto:
+    fields: "list[Field[Any, Any]]"
+    head: str  # INSERT INTO table (columns) VALUES
+    row: str  # (%s, %s, ...)
+    tail: str  # RETURNING id
+    per_statement: int  # rows
+
+    def statement(self, rows: int) -> str:
+        return f"{self.head} {', '.join([self.row] * rows)} {self.tail}"
+
+
+@cache
+def _insert_into(model: type[Model], names: tuple[str, ...], vendor: str) -> _InsertInto:
+    # Built once per model, columns and database: quoting a name goes through the connection proxy,
+    # which costs more than the rest of a one-row INSERT's preparation.
+    fields = [_field(model, name) for name in names]
+    return _InsertInto(
+        fields=fields,
+        head=f"INSERT INTO {table(model)} ({', '.join(_quoted(f) for f in fields)}) VALUES",
+        row=f"({marks(len(fields))})",
+        tail=f"RETURNING {connection.ops.quote_name('id')}",
+        per_statement=max(CACHED_PARAMS // len(fields), 1),
+    )

@@ -11,11 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from edrv_project.times import utc_timestamp
 from organizations.models import Organization
 from tests.factories import EndpointFactory, LocationFactory
 from tests.pipeline import fan_out_waiting
 from tests.webhooks_api.matchers import DELIVERY_ID, TEST_EVENT_ID, TIMESTAMP
-from webhooks.catalog.payloads import iso_timestamp
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint, Event
 
 pytestmark = pytest.mark.django_db
@@ -87,7 +87,7 @@ def test_a_webhooks_deliveries_newest_first(api: APIClient, endpoint: Endpoint) 
                 "nextAttemptAt": None,
                 "lastAttemptAt": TIMESTAMP,
                 "lastStatusCode": 500,
-                "createdAt": iso_timestamp(first.created_at),
+                "createdAt": utc_timestamp(first.created_at),
             },
         ],
         "count": 2,

@@ -7,10 +7,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from chargestations.serializers import LocationSerializer
+from edrv_project.times import utc_timestamp
 from organizations.models import Organization
 from tests.factories import EndpointFactory, LocationFactory
 from tests.webhooks_api.matchers import TEST_EVENT_ID, TIMESTAMP
-from webhooks.catalog.payloads import iso_timestamp
 from webhooks.catalog.types import EVENT_TYPES
 from webhooks.endpoints.test_events import endpoint_send_test
 from webhooks.models import Event
@@ -66,7 +66,7 @@ def test_events_lists_what_happened_newest_first(api: APIClient, organization: O
                 "type": "location.created",
                 "object": "location",
                 "data": LocationSerializer(newer).data,
-                "createdAt": iso_timestamp(second.created_at),
+                "createdAt": utc_timestamp(second.created_at),
                 "test": False,
             },
             {
@@ -74,7 +74,7 @@ def test_events_lists_what_happened_newest_first(api: APIClient, organization: O
                 "type": "location.created",
                 "object": "location",
                 "data": LocationSerializer(older).data,
-                "createdAt": iso_timestamp(first.created_at),
+                "createdAt": utc_timestamp(first.created_at),
                 "test": False,
             },
         ],

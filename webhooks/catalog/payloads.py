@@ -1,7 +1,6 @@
 """What an event carries (`data`) and the exact bytes sent for it (the envelope)."""
 
 import json
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -9,6 +8,7 @@ from django.db.models import Model
 from django.utils.module_loading import import_string
 from rest_framework.serializers import Serializer
 
+from edrv_project.times import utc_timestamp
 from webhooks.catalog.charger_serializers import CHARGER_SERIALIZERS
 from webhooks.catalog.types import EVENT_TYPES, Envelope
 from webhooks.models import Event
@@ -25,11 +25,6 @@ SERIALIZERS = {
     "webhook": "webhooks.catalog.operational_serializers.WebhookDataSerializer",
     "delivery": "webhooks.catalog.operational_serializers.DeliveryDataSerializer",
 }
-
-
-def iso_timestamp(moment: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds, as eDRV writes it: 2021-10-04T08:34:10.863Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 @cache
@@ -60,13 +55,13 @@ def event_data(*, type_name: str, subject: Model, changed: Model, snapshots: dic
 
 def envelope(event: Event) -> dict[str, Any]:
     if EVENT_TYPES[event.type].envelope is Envelope.CHARGER:
-        return {"event": event.type, "timestamp": iso_timestamp(event.created_at), "data": event.data}
+        return {"event": event.type, "timestamp": utc_timestamp(event.created_at), "data": event.data}
     return {
         "_id": event.public_id,
         "data": event.data,
         "object": event.object,
         "type": event.type,
-        "createdAt": iso_timestamp(event.created_at),
+        "createdAt": utc_timestamp(event.created_at),
     }
 
 
