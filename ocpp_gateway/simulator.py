@@ -38,7 +38,28 @@ def ocpp_time(moment: datetime | None = None) -> str:
     return utc_timestamp(moment or datetime.now(UTC))
 
 
-class SimulatedCharger(ChargePoint):
+class Simulated:
+    """What the simulated chargers of every OCPP version share: how they answer the central
+    system's commands, the queues of the commands received, and their heartbeat loop."""
+
+    def _simulated_init(self, answers: Answers | None, auto_charge: dict[str, Any] | None) -> None:
+        self.answers = answers or Answers()
+        self.auto_charge = auto_charge  # charge() keyword arguments after an accepted remote start
+        self.remote_starts: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.remote_stops: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.heartbeat_interval = 300  # until a boot's answer says otherwise
+
+    async def heartbeat(self) -> Any:
+        raise NotImplementedError
+
+    async def heartbeats(self) -> None:
+        """Heartbeat at the interval the central system gave at boot, until cancelled."""
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            await self.heartbeat()
+
+
+class SimulatedCharger(Simulated, ChargePoint):
     def __init__(
         self,
         endpoint: str,
@@ -49,12 +70,8 @@ class SimulatedCharger(ChargePoint):
         response_timeout: float = 30,
     ) -> None:
         super().__init__(endpoint, connection, response_timeout=response_timeout, logger=logger)
-        self.answers = answers or Answers()
-        self.auto_charge = auto_charge  # charge() keyword arguments after an accepted remote start
-        self.remote_starts: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.remote_stops: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._simulated_init(answers, auto_charge)
         self.stop_requested: set[int] = set()
-        self.heartbeat_interval = 300
 
     # The charger's messages.
 
@@ -147,12 +164,6 @@ class SimulatedCharger(ChargePoint):
         await self.status("Finishing", connector_id)
         await self.status("Available", connector_id)
         return transaction_id
-
-    async def heartbeats(self) -> None:
-        """Heartbeat at the interval the central system gave at boot, until cancelled."""
-        while True:
-            await asyncio.sleep(self.heartbeat_interval)
-            await self.heartbeat()
 
     # Commands from the central system.
 

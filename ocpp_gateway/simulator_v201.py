@@ -24,7 +24,7 @@ from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action, RequestStartStopStatusEnumType
 
-from ocpp_gateway.simulator import Answers, ocpp_time
+from ocpp_gateway.simulator import Answers, Simulated, ocpp_time
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def meter_value(
     return {"timestamp": ocpp_time(at), "sampled_value": samples}
 
 
-class SimulatedCharger201(ChargePoint):
+class SimulatedCharger201(Simulated, ChargePoint):
     def __init__(
         self,
         endpoint: str,
@@ -63,13 +63,9 @@ class SimulatedCharger201(ChargePoint):
         response_timeout: float = 30,
     ) -> None:
         super().__init__(endpoint, connection, response_timeout=response_timeout, logger=logger)
-        self.answers = answers or Answers()
-        self.auto_charge = auto_charge  # charge() keyword arguments after an accepted remote start
-        self.remote_starts: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.remote_stops: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._simulated_init(answers, auto_charge)
         self.stop_requested: set[str] = set()
         self.next_seq_no: dict[str, int] = {}
-        self.heartbeat_interval = 300
 
     # The charger's messages.
 
@@ -242,12 +238,6 @@ class SimulatedCharger201(ChargePoint):
         await self.stop_transaction(transaction_id, round(energy), reason="Remote" if remote else "Local")
         await self.status("Available", connector_id)
         return transaction_id
-
-    async def heartbeats(self) -> None:
-        """Heartbeat at the interval the central system gave at boot, until cancelled."""
-        while True:
-            await asyncio.sleep(self.heartbeat_interval)
-            await self.heartbeat()
 
     # Commands from the central system.
 
