@@ -139,6 +139,22 @@ class Event(models.Model):
         return f"{self.type} {self.public_id}"
 
 
+# The columns an event's INSERT writes (webhooks.rows), wherever it is recorded.
+EVENT_COLUMNS = (
+    "public_id",
+    "organization",
+    "type",
+    "object",
+    "data",
+    "ordering_key",
+    "is_test",
+    "location_pk",
+    "chargestation_pk",
+    "fanned_out",
+    "created_at",
+)
+
+
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending"
     SUCCEEDED = "succeeded"

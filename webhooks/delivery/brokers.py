@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from django.conf import settings
 
 from webhooks.delivery import destinations
-from webhooks.delivery.destinations import MAX_URL_LENGTH, DestinationRefused, Target
+from webhooks.delivery.destinations import DestinationRefused, Target
 
 SCHEMES = {"amqps": 5671, "amqp": 5672}  # and their default ports
 MASK = "****"
@@ -58,15 +58,8 @@ def is_broker_url(url: str) -> bool:
 
 def broker_parse(url: str) -> Broker:
     """Parse a broker URL; DestinationRefused, its reason fit for users, when it cannot be used."""
-    if len(url) > MAX_URL_LENGTH:
-        raise DestinationRefused(f"URL longer than {MAX_URL_LENGTH} characters")
-    if any(char.isspace() or not char.isprintable() for char in url):
-        raise DestinationRefused("malformed URL: spaces or control characters")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise DestinationRefused("malformed URL") from None
+    parts = destinations.url_split(url)
+    port = parts.port
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         raise DestinationRefused("a broker's URL starts with amqps://")

@@ -17,7 +17,7 @@ from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import lru_cache
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -171,14 +171,25 @@ def _resolve(target: Target, deadline: float) -> _Answer:
         raise TimeoutError("DNS resolution timed out") from None
 
 
-def target_parse(url: str) -> Target:
+def url_split(url: str) -> SplitResult:
+    """A destination URL's parts (an endpoint's or a broker's); DestinationRefused when it is too
+    long or malformed (spaces, control characters, a port that is no number)."""
     if len(url) > MAX_URL_LENGTH:
         raise DestinationRefused(f"URL longer than {MAX_URL_LENGTH} characters")
     if any(char.isspace() or not char.isprintable() for char in url):
         raise DestinationRefused("malformed URL: spaces or control characters")
     try:
         parts = urlsplit(url)
-        port = parts.port
+        parts.port  # noqa: B018 - a port that is no number raises here
+    except ValueError:
+        raise DestinationRefused("malformed URL") from None
+    return parts
+
+
+def target_parse(url: str) -> Target:
+    parts = url_split(url)
+    port = parts.port
+    try:
         hostname = parts.hostname or ""
         dns_host = hostname.encode("idna").decode("ascii")
     except (ValueError, UnicodeError):

@@ -34,24 +34,9 @@ from webhooks.catalog.payloads import snapshot
 from webhooks.catalog.types import EVENT_TYPES, OPERATIONAL
 from webhooks.delivery import queue
 from webhooks.feed.announcing import events_announce_on_commit
-from webhooks.models import Attempt, Delivery, Endpoint, Event
+from webhooks.models import EVENT_COLUMNS, Attempt, Delivery, Endpoint, Event
 
 logger = logging.getLogger(__name__)
-
-# As webhooks.outbox.recording writes them (no place: location_pk and chargestation_pk stay null).
-EVENT_COLUMNS = (
-    "public_id",
-    "organization",
-    "type",
-    "object",
-    "data",
-    "ordering_key",
-    "is_test",
-    "location_pk",
-    "chargestation_pk",
-    "fanned_out",
-    "created_at",
-)
 
 # The news whose `lastError` is the webhook's last attempt, when that failed.
 _WITH_LAST_ERROR = frozenset({"webhook.disabled", "webhook.failing"})

@@ -24,7 +24,7 @@ from webhooks.catalog.triggers import events_raised, source_for, subject_of
 from webhooks.catalog.types import EVENT_TYPES, Envelope
 from webhooks.delivery import queue
 from webhooks.feed.announcing import events_announce_on_commit
-from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
+from webhooks.models import EVENT_COLUMNS, Delivery, DeliveryStatus, Endpoint, Event
 from webhooks.outbox.publishing import events_hint_on_commit
 from webhooks.routing.scopes import Place, place_of
 
@@ -100,21 +100,6 @@ def _open_event_refresh(subject: Model, items: list[tuple[str, Any]]) -> bool:
         return False
     # The public id guards against a rolled-back event whose row id was reused since.
     return Event.objects.filter(pk=pk, public_id=public_id).update(data=items[0][1]) == 1
-
-
-EVENT_COLUMNS = (
-    "public_id",
-    "organization",
-    "type",
-    "object",
-    "data",
-    "ordering_key",
-    "is_test",
-    "location_pk",
-    "chargestation_pk",
-    "fanned_out",
-    "created_at",
-)
 
 
 def events_record(
