@@ -132,7 +132,13 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+# Django's backends with deferred statements: a change's outbox row rides with its COMMIT
+# (edrv_project/db_backends/deferred.py).
+DATABASES["default"]["ENGINE"] = {
+    "django.db.backends.postgresql": "edrv_project.db_backends.postgresql",
+    "django.db.backends.sqlite3": "edrv_project.db_backends.sqlite3",
+}.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
+if DATABASES["default"]["ENGINE"] == "edrv_project.db_backends.sqlite3":
     # Web, worker and beat share one SQLite file under `make run`: wait for locks, don't fail.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)

@@ -85,6 +85,36 @@ def insert_values(model: type[Model], names: Sequence[str], values: Sequence[Seq
     return ids
 
 
+def insert_deferred(model: type[Model], names: Sequence[str], objects: Sequence[Model]) -> None:
+    """INSERT the objects' `names` fields with the transaction's COMMIT, or before its next statement.
+
+    The objects get their ids once the row is written (edrv_project/db_backends/deferred.py); a
+    connection without deferred statements (or no transaction) writes them at once.
+    """
+    database = connections[DEFAULT_DB_ALIAS]
+    defer = getattr(database, "statement_defer", None)
+    if defer is None:
+        for o, pk in zip(objects, insert(model, names, objects), strict=True):
+            o.pk = pk
+        return
+    into = _insert_into(model, tuple(names), database.vendor)
+    for start in range(0, len(objects), into.per_statement):
+        chunk = objects[start : start + into.per_statement]
+
+        def ids_set(rows: list[tuple[Any, ...]], chunk: Sequence[Model] = chunk) -> None:
+            for o, (pk,) in zip(chunk, rows, strict=True):
+                o.pk = pk
+
+        params = [f.get_db_prep_save(getattr(o, f.attname), database) for o in chunk for f in into.fields]
+        defer(into.statement(len(chunk)), params, ids_set)
+
+
+def written(objects: Sequence[Model]) -> None:
+    """Make sure deferred rows of these objects are written (their ids known) in this transaction."""
+    if any(o.pk is None for o in objects):
+        connections[DEFAULT_DB_ALIAS].deferred_flush()  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class _InsertInto:
     fields: "list[Field[Any, Any]]"

@@ -38,7 +38,7 @@ _running: set["CeleryProcess"] = set()
 def database_url(settings_dict: dict) -> str:
     """The URL of the database the test process uses (its test database, once created)."""
     name = str(settings_dict["NAME"])
-    if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
+    if settings_dict["ENGINE"].endswith(".sqlite3"):  # Django's backend, or ours built on it
         return f"sqlite:///{Path(name).resolve()}"
     if "postgresql" not in settings_dict["ENGINE"]:
         raise NotImplementedError(f"no e2e support for {settings_dict['ENGINE']}")

@@ -1,10 +1,11 @@
-"""The gateway's tests: the end-to-end fixtures (a real worker, broker and receiver) and a network."""
+"""The gateway's tests: the end-to-end fixtures (a real worker, broker and receiver, the gateway served by
+a real ASGI server) and a network."""
 
 import shutil
 from collections.abc import Iterator
 
 import pytest
-from django.conf import settings
+from django.conf import settings as project_settings
 
 from organizations.models import Organization
 from tests.e2e.broker import PrivateRedis
@@ -15,6 +16,7 @@ from tests.e2e.conftest import (  # noqa: F401 - fixtures and the report hook, f
     pytest_runtest_makereport,
     receiver,
 )
+from tests.ocpp.asgi_server import server  # noqa: F401 - a fixture
 from tests.ocpp.scenarios import Network, network_create
 
 
@@ -29,7 +31,7 @@ def channel_layer_url() -> Iterator[str]:
     if shutil.which("redis-server"):
         with PrivateRedis(shutil.which("redis-server") or "") as redis:
             yield redis.url
-    elif settings.REDIS_URL:
-        yield settings.REDIS_URL
+    elif project_settings.REDIS_URL:
+        yield project_settings.REDIS_URL
     else:
         pytest.skip("a channel layer between processes needs Redis: REDIS_URL or a redis-server")

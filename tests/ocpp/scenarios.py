@@ -118,3 +118,11 @@ async def session_charge_short(charger: SimulatedCharger, tag: str) -> int:
 
 def event_type(request: Any) -> str:
     return str(request.json.get("type") or request.json.get("event"))
+
+
+def station_of(request: Any, endpoints: dict[str, str]) -> str:
+    """The public id of the station an event is about, in either envelope."""
+    body = request.json
+    if "event" in body:
+        return endpoints[body["data"]["chargeBoxId"]]
+    return str(body["data"]["_id"] if body["object"] == "chargestation" else body["data"]["chargestation"])

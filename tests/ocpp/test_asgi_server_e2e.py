@@ -7,17 +7,11 @@ they are with HTTP Basic (OCPP security profile 1); the server answers any other
 """
 
 import asyncio
-import base64
-from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
-from pathlib import Path
 
 import pytest
-from django.conf import settings as project_settings
 from django.core.management import CommandError, call_command
-from django.db import connection
-from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -25,16 +19,13 @@ from websockets.typing import Subprotocol
 
 from chargestations.models import Chargestation
 from chargestations.services import chargestation_authorization_key_generate
-from edrv_project.channel_layers import redis_channel_layers
 from ocpp_gateway.simulator import SimulatedCharger
 from organizations.models import Organization
 from sessions_app.models import Session
-from tests.e2e.broker import Broker
 from tests.e2e.conftest import StartProcess
-from tests.e2e.processes import database_url, process_environment
 from tests.e2e.receiver import Receiver
 from tests.factories import ChargestationFactory, EndpointFactory
-from tests.ocpp.asgi_server import AsgiServer
+from tests.ocpp.asgi_server import AsgiServer, basic
 from tests.ocpp.inprocess import in_db, run
 from tests.ocpp.scenarios import SESSION_EVENTS, T0, Network, event_type, network_create, session_charge
 from webhooks.models import Event
@@ -49,30 +40,6 @@ REMOTE_SESSION = [
     "session.ended",
     "transaction.stopped",
 ]
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
-@pytest.fixture
-def server(
-    celery_broker: Broker, artifacts_dir: Path, channel_layer_url: str, settings: Settings
-) -> Iterator[AsgiServer]:
-    settings.CHANNEL_LAYERS = redis_channel_layers(
-        channel_layer_url, max_connections=project_settings.CHANNEL_LAYER_MAX_CONNECTIONS
-    )
-    env = process_environment(
-        database=database_url(connection.settings_dict),
-        broker=celery_broker,
-        extra={
-            "DJANGO_SETTINGS_MODULE": "tests.ocpp.settings",
-            "OCPP_TEST_CHANNEL_LAYER_URL": channel_layer_url,
-            "OCPP_REFUSAL_DELAY": "0.05",
-        },
-    )
-    with AsgiServer(env=env, log_path=artifacts_dir / "uvicorn.log") as asgi_server:
-        yield asgi_server
 
 
 def test_a_charger_through_a_real_server_and_a_remote_start_from_another_process(

@@ -5,10 +5,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from celery.schedules import maybe_schedule, schedule
+from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from chargestations.models import Chargestation
+from edrv_project.celery import app
 from ocpp_gateway import tasks
 from ocpp_gateway.simulator import SimulatedCharger
 from organizations.models import Organization
@@ -316,3 +319,31 @@ def test_a_ceiling_reached_on_an_offline_station_is_a_stop_failure(network: Netw
     session.refresh_from_db()
     assert session_events() == ["session.stop_time_ceiling_exceeded", "session.stop_failure"]
     assert (session.status, session.stop_failure_reason) == ("started", "The chargestation is offline.")
+
+
+def test_the_beat_runs_the_time_ceiling_check_at_least_once_a_minute(network: Network) -> None:
+    # Given the beat's schedule, the tasks a worker registers at start, and a session past its time
+    # ceiling on a station that is offline
+    entry = settings.CELERY_BEAT_SCHEDULE["ocpp-time-ceilings"]
+    app.loader.import_default_modules()  # what a worker imports before it runs anything
+    Chargestation.objects.filter(pk=network.station.pk).update(online=False)
+    session = SessionFactory.create(
+        chargestation=network.station,
+        status="started",
+        transaction_id="7",
+        metrics={"chargingStart": (timezone.now() - minutes(90)).isoformat()},
+        ceilings={"time": 3600},
+    )
+    Event.objects.all().delete()
+
+    # When the task the entry names runs, as a worker would run it
+    app.tasks[entry["task"]].apply().get()
+
+    # Then it is the time ceiling check (the ceiling is marked, the stop it could not ask a stop
+    # failure), and the beat sends it at least once a minute
+    session.refresh_from_db()
+    assert session.time_ceiling_exceeded_at is not None
+    assert session_events() == ["session.stop_time_ceiling_exceeded", "session.stop_failure"]
+    interval = maybe_schedule(entry["schedule"])
+    assert isinstance(interval, schedule)  # every so many seconds, not at set times
+    assert 0 < interval.seconds <= 60

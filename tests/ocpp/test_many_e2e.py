@@ -3,7 +3,6 @@ session completes, and no event is lost or reordered on its way to the receiver.
 
 import asyncio
 from collections import defaultdict
-from typing import Any
 
 import pytest
 
@@ -14,20 +13,19 @@ from tests.e2e.conftest import StartProcess
 from tests.e2e.receiver import Receiver
 from tests.factories import ChargestationFactory, ConnectorFactory, EndpointFactory
 from tests.ocpp.inprocess import charger_at, run
-from tests.ocpp.scenarios import SESSION_EVENTS, Network, event_type, network_create, session_charge
+from tests.ocpp.scenarios import (
+    SESSION_EVENTS,
+    Network,
+    event_type,
+    network_create,
+    session_charge,
+    station_of,
+)
 from tests.ocpp.scenarios_v201 import session_charge_v201, v201
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 CHARGERS = 100
-
-
-def station_of(request: Any, endpoints: dict[str, str]) -> str:
-    """The public id of the station an event is about, in either envelope."""
-    body = request.json
-    if "event" in body:
-        return endpoints[body["data"]["chargeBoxId"]]
-    return str(body["data"]["_id"] if body["object"] == "chargestation" else body["data"]["chargestation"])
 
 
 def networks_create(organization: Organization) -> list[Network]:

@@ -8,6 +8,7 @@ all of them, grandchildren included, and proves none outlives Ctrl-C.
 
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -164,6 +165,43 @@ def test_create_organization_from_the_command_line(product_env: dict[str, str]) 
     assert "'gold' is not a plan" in bad.stderr
     last_line = good.stdout.rstrip("\n").split("\n")[-1]
     assert last_line.startswith("edrv_") and last_line == last_line.strip()
+
+
+@pytest.mark.parametrize(("environment", "loaded"), [(None, "True"), ("false", "False")])
+def test_make_run_lets_stations_without_a_key_connect_unless_the_environment_says_not(
+    tmp_path: Path, environment: str | None, loaded: str
+) -> None:
+    if shutil.which("make") is None:
+        pytest.skip("needs GNU make")
+    # Given an environment that says nothing of OCPP_ALLOW_UNSECURED (or says false), and a first
+    # prerequisite for `run` that loads the settings as its processes would, then stops make there
+    # (before its install, migrate, seed_demo and honcho): it gets what `run` exports to its recipe
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+    }
+    if environment is not None:
+        env["OCPP_ALLOW_UNSECURED"] = environment
+    load = "from django.conf import settings; print(settings.OCPP_ALLOW_UNSECURED)"
+    probe = f"settings-probe:\n\t@$(PY) -c '{load}'\n\t@exit 3"
+
+    # When `make run` starts
+    result = subprocess.run(
+        ["make", "--no-print-directory", "--eval", "run: settings-probe", "--eval", probe, "run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    # Then its processes' settings allow stations without a key, unless the environment said otherwise
+    stopped_at_the_probe = result.stderr.rstrip().endswith("settings-probe] Error 3")  # and nothing ran after
+    assert (result.returncode, stopped_at_the_probe) == (2, True), result.stderr
+    assert result.stdout.strip() == loaded
 
 
 def test_make_run_serves_and_stops_cleanly_on_ctrl_c(product_env: dict[str, str], tmp_path: Path) -> None:

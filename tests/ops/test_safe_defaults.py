@@ -8,6 +8,10 @@ import io
 import json
 import logging
 import logging.config
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +23,8 @@ from pytest_django.fixtures import Settings
 from edrv_project import settings as project_settings
 from edrv_project.log_format import MASK
 from tests.factories import PASSWORD, MembershipFactory
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # --- SECRET_KEY ------------------------------------------------------------------------------------
 
@@ -171,3 +177,42 @@ def test_under_make_run_the_extras_are_appended_to_the_text() -> None:
     assert "WARNING tests.safe_defaults webhooks.delivery.failed delivery_id=42 endpoint_id='wh_1'" in line
     assert f"api_key='{MASK}'" in line
     assert "edrv_abc" not in line
+
+
+# --- chargers --------------------------------------------------------------------------------------
+
+
+def _setting_loaded(name: str, env: dict[str, str]) -> str:
+    """repr() of a setting as a fresh process loads the settings with `env` as its whole environment."""
+    result = subprocess.run(
+        [sys.executable, "-c", f"from edrv_project import settings; print(repr(settings.{name}))"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize("debug", [None, "true"], ids=["production", "development"])
+def test_stations_without_an_authorization_key_are_refused_unless_the_environment_allows_them(
+    debug: str | None,
+) -> None:
+    dotenv = ROOT / ".env"  # the settings read it too
+    if dotenv.exists() and "OCPP_ALLOW_UNSECURED" in dotenv.read_text(errors="replace"):
+        pytest.skip("this checkout's .env sets OCPP_ALLOW_UNSECURED: the settings read it")
+    # Given an environment with only what the settings need (the Makefile's test-only SECRET_KEY and
+    # ENCRYPTION_KEYS), with DEBUG off as in production or on as in development
+    env = {name: os.environ[name] for name in ("PATH", "SECRET_KEY", "ENCRYPTION_KEYS")}
+    if debug is not None:
+        env["DEBUG"] = debug
+
+    # When the settings are loaded without OCPP_ALLOW_UNSECURED, then with it set
+    default = _setting_loaded("OCPP_ALLOW_UNSECURED", env)
+    allowed = _setting_loaded("OCPP_ALLOW_UNSECURED", env | {"OCPP_ALLOW_UNSECURED": "true"})
+
+    # Then it is off unless the environment turns it on
+    assert (default, allowed) == ("False", "True")

@@ -324,7 +324,7 @@ def test_the_workers_are_hinted_only_after_commit(
         raised(save(station, active=False))
 
     assert [c.__qualname__ for c in callbacks if "hint" in c.__qualname__] == [
-        "events_hint_on_commit.<locals>.<lambda>"
+        "events_record.<locals>.hint_workers_and_feed"
     ]
 
 

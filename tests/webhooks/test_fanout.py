@@ -21,6 +21,7 @@ from webhooks.models import Delivery, Event
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.django_db(transaction=True)  # the event's row goes out with the COMMIT
 def test_a_save_writes_its_event_and_nothing_else_of_the_webhooks(organization: Organization) -> None:
     EndpointFactory.create_batch(3, organization=organization, events=["location.created"])
 

@@ -1,7 +1,7 @@
 """The feed's wake-up call: once a transaction with events commits, a word on Redis to every web process.
 
-`events_announce_on_commit` registers, in the change's transaction, a callback that hands the
-organization's id and the events' types to this process's announcer thread once it commits. The
+`events_announce` (once a transaction with events commits; `events_announce_on_commit` registers it)
+hands the organization's id and the events' types to this process's announcer thread. The
 thread PUBLISHes one message per organization on the channel `<prefix><organization pk>`, whose
 payload is the JSON list of the types committed: what piles up meanwhile goes in one round trip
 (at most one every PUBLISH_INTERVAL). The commit never waits for Redis.
@@ -96,10 +96,15 @@ _announcer = _Announcer()
 def events_announce_on_commit(*, organization_id: int, types: Iterable[str]) -> None:
     """Tell the web processes' waiting feed clients, once this transaction commits, that the
     organization has new events of these types. Nothing when it rolls back, nor without Redis."""
-    if not settings.REDIS_URL:
-        return
-    names = list(types)
-    transaction.on_commit(lambda: _announcer.submit(organization_id, names), robust=True)
+    if settings.REDIS_URL:
+        names = list(types)
+        transaction.on_commit(lambda: _announcer.submit(organization_id, names), robust=True)
+
+
+def events_announce(*, organization_id: int, types: Iterable[str]) -> None:
+    """Tell the waiting feed clients now (once a transaction with these events committed)."""
+    if settings.REDIS_URL:
+        _announcer.submit(organization_id, types)
 
 
 def _announcer_reset() -> None:

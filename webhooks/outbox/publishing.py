@@ -1,7 +1,7 @@
 """The hint on commit: a committed transaction's event ids go to the workers, without waiting.
 
-`events_hint_on_commit` registers, in the change's transaction, a callback that hands the ids to
-this process's publisher thread once the transaction commits (never if it rolls back). The thread
+`events_hint`, called once the change's transaction commits (webhooks.outbox.recording registers
+it; never if it rolls back), hands the ids to this process's publisher thread. The thread
 publishes whatever has piled up (many commits, one task per batch): at once when it was idle, at
 most every PUBLISH_INTERVAL under a stream of commits, so that a busy web process publishes
 fewer, fuller tasks. A commit of more than one batch of events (an import) goes to the backlog
@@ -18,11 +18,11 @@ import time
 from collections.abc import Sequence
 
 from django.conf import settings
-from django.db import transaction
 
 from edrv_project.celery import app
-from webhooks import metrics
+from webhooks import metrics, rows
 from webhooks.delivery import queue
+from webhooks.models import Event
 
 logger = logging.getLogger(__name__)
 
@@ -78,18 +78,17 @@ class _Publisher:
 _publisher = _Publisher()
 
 
-def events_hint_on_commit(event_ids: list[int], types: list[str]) -> None:
-    """Tell the workers about these events once the transaction commits; never if it rolls back.
+def events_hint(events: Sequence[Event]) -> None:
+    """Tell the workers about these committed events, without waiting (call it once they commit).
 
-    A transaction that records many changes registers a callback per change; the publisher
-    thread gathers their ids into tasks of a batch each, not one task per change. The same
-    callback counts them for /metrics (`webhooks_events_total`).
+    A transaction that records many changes hints once per change; the publisher thread gathers
+    their ids into tasks of a batch each, not one task per change. The events are counted for
+    /metrics (`webhooks_events_total`) here too.
     """
-    transaction.on_commit(lambda: _events_hint(event_ids, types), robust=True)
-
-
-def _events_hint(event_ids: list[int], types: list[str]) -> None:
-    metrics.events_counted(types)
+    # Callbacks run by hand before the commit (captureOnCommitCallbacks) write the rows first.
+    rows.written(events)
+    event_ids = [event.pk for event in events]
+    metrics.events_counted([event.type for event in events])
     if app.conf.task_always_eager:  # the task would run in the publisher thread: keep it here
         queue.events_fan_out_enqueue(event_ids)
     else:

@@ -11,8 +11,10 @@ were not fanned out).
 import logging
 import threading
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
+from django.apps import apps
 from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
@@ -21,11 +23,11 @@ from edrv_project.db import new_object_id
 from webhooks import metrics, rows
 from webhooks.catalog.payloads import event_data
 from webhooks.catalog.triggers import events_raised, source_for, subject_of
-from webhooks.catalog.types import EVENT_TYPES, Envelope
+from webhooks.catalog.types import EVENT_TYPES, SOURCES, Envelope
 from webhooks.delivery import queue
-from webhooks.feed.announcing import events_announce_on_commit
+from webhooks.feed.announcing import events_announce
 from webhooks.models import EVENT_COLUMNS, Delivery, DeliveryStatus, Endpoint, Event
-from webhooks.outbox.publishing import events_hint_on_commit
+from webhooks.outbox.publishing import events_hint
 from webhooks.routing.scopes import Place, place_of
 
 logger = logging.getLogger(__name__)
@@ -70,7 +72,7 @@ def change_record(*, instance: Model, created: bool = False, deleted: bool = Fal
 # block, instead of adding an `updated` event per part. Nothing was fanned out yet (that waits for
 # the commit), so the refreshed data is what every endpoint is matched against and receives.
 _open_events = threading.local()
-_Opened = tuple[tuple[str, ...], int, str]  # atomic block (savepoint ids), event pk, event public id
+_Opened = tuple[tuple[str, ...], str]  # atomic block (savepoint ids), event public id
 
 
 def _open_registry() -> dict[tuple[str, Any], _Opened]:
@@ -79,15 +81,29 @@ def _open_registry() -> dict[tuple[str, Any], _Opened]:
     return _open_events.registry
 
 
+@cache
+def _wholes() -> frozenset[str]:
+    """The models that have parts (whose saves refresh their event): a rate, a driver, a station."""
+    labels = set()
+    for source in SOURCES:
+        model: Any = apps.get_model(source.model)
+        for attribute in filter(None, source.subject.split(".")):
+            model = model._meta.get_field(attribute).related_model
+        if model is not apps.get_model(source.model):
+            labels.add(model._meta.label)
+    return frozenset(labels)
+
+
 def _open_event_remember(subject: Model, events: list[Event]) -> None:
-    if not connection.in_atomic_block:
+    # Forgotten when the transaction commits (events_record's callback) or rolls back (the row is
+    # gone, and with it what a refresh could find).
+    if not connection.in_atomic_block or subject._meta.label not in _wholes():
         return
     for event in events:
         kind = event.type.rsplit(".", 1)[-1]
         if kind in ("created", "updated") and EVENT_TYPES[event.type].envelope is Envelope.EDRV:
             block = tuple(connection.savepoint_ids)
-            _open_registry()[(subject._meta.label, subject.pk)] = (block, event.pk, event.public_id)
-            transaction.on_commit(_open_registry().clear)
+            _open_registry()[(subject._meta.label, subject.pk)] = (block, event.public_id)
 
 
 def _open_event_refresh(subject: Model, items: list[tuple[str, Any]]) -> bool:
@@ -95,11 +111,11 @@ def _open_event_refresh(subject: Model, items: list[tuple[str, Any]]) -> bool:
     opened = _open_registry().get((subject._meta.label, subject.pk))
     if opened is None or len(items) != 1 or not items[0][0].endswith(".updated"):
         return False
-    block, pk, public_id = opened
+    block, public_id = opened
     if not connection.in_atomic_block or block != tuple(connection.savepoint_ids):
         return False
-    # The public id guards against a rolled-back event whose row id was reused since.
-    return Event.objects.filter(pk=pk, public_id=public_id).update(data=items[0][1]) == 1
+    # By its public id: the row may still wait to be written (it is, before this UPDATE runs).
+    return Event.objects.filter(public_id=public_id).update(data=items[0][1]) == 1
 
 
 def events_record(
@@ -112,8 +128,9 @@ def events_record(
     """Write Events (type, data) in the caller's transaction; hint the workers once it commits.
 
     `place` is what the events are about (None: no place): network scopes are matched against it.
-    One INSERT (written out: webhooks.rows), no savepoint, no endpoint lookup: the worker does the
-    rest.
+    One INSERT (written out: webhooks.rows), sent with the COMMIT (or before the transaction's next
+    statement, if it has one), no savepoint, no endpoint lookup: the worker does the rest. The
+    events' ids are known once their row is written.
     """
     now = timezone.now()
     events = [
@@ -130,10 +147,15 @@ def events_record(
         )
         for name, data in items
     ]
-    for event, pk in zip(events, rows.insert(Event, EVENT_COLUMNS, events), strict=True):
-        event.pk = pk
-    events_hint_on_commit([event.pk for event in events], [event.type for event in events])
-    events_announce_on_commit(organization_id=organization_id, types={event.type for event in events})
+    rows.insert_deferred(Event, EVENT_COLUMNS, events)
+
+    def hint_workers_and_feed() -> None:  # one callback per change, once it commits
+        events_hint(events)
+        events_announce(organization_id=organization_id, types={event.type for event in events})
+        if _open_registry():
+            _open_registry().clear()
+
+    transaction.on_commit(hint_workers_and_feed, robust=True)
     if logger.isEnabledFor(logging.INFO):
         for event in events:
             logger.info("webhooks.event.recorded", extra={"event_id": event.public_id, "type": event.type})

@@ -1,0 +1,1 @@
+"""Django's PostgreSQL and SQLite backends, with statements that can wait (`deferred`)."""
