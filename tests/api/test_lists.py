@@ -16,16 +16,9 @@ from tests.factories import (
     RateFactory,
     SessionFactory,
 )
+from tests.pipeline import own_queries
 
 pytestmark = pytest.mark.django_db
-
-
-def list_queries(captured: CaptureQueriesContext) -> list[str]:
-    """The list's own statements. The test's writes wait in its never-committed transaction for the
-    next statement (edrv_project/db_backends/deferred.py): their event rows go out with the first."""
-    return [
-        q["sql"] for q in captured.captured_queries if not q["sql"].startswith('INSERT INTO "webhooks_event"')
-    ]
 
 
 def test_a_list_is_a_page_with_count_next_previous_and_results(
@@ -128,4 +121,4 @@ def test_a_list_costs_the_same_queries_for_one_item_or_many(
     with CaptureQueriesContext(connection) as five:
         assert api.get(f"/api/v1/{route}").json()["count"] == 5
 
-    assert len(list_queries(five)) == len(list_queries(one))
+    assert len(own_queries(five)) == len(own_queries(one))

@@ -24,6 +24,7 @@ from tests.webhooks_api.feed_calls import (  # noqa: F401 - feed_threads_closed:
     page,
     record,
 )
+from webhooks import rows
 from webhooks.feed.horizon import Horizon, settled_event_id
 from webhooks.models import Event
 from webhooks.outbox import recording
@@ -48,6 +49,9 @@ def open_transaction(organization: Organization, *, commit: bool = True) -> Iter
                 written.extend(
                     recording.events_record(organization_id=organization.pk, items=[("location.created", {})])
                 )
+                # The transaction goes on (its next statement writes the event's waiting row, which
+                # takes its id now); its commit comes later.
+                rows.written(written)
                 ready.set()
                 release.wait(30)
                 if not commit:
