@@ -251,6 +251,30 @@ def test_a_dead_endpoint_does_not_hold_back_healthy_ones(
     assert max(r.received_at for r in healthy) - started < 1.0
 
 
+def test_a_batch_waiting_on_its_probe_of_a_hanging_endpoint_sends_other_due_deliveries_meanwhile(
+    receiver: Receiver, station: Chargestation, settings: Settings
+) -> None:
+    # Given a hanging endpoint never heard from (its first request is a probe) and a healthy one,
+    # each with a due delivery that no worker holds
+    settings.WEBHOOKS_TIMEOUT = 2.0
+    dead = endpoint_at(receiver, "/dead", station.organization)
+    receiver.behave("/dead", hang(5))
+    healthy = endpoint_at(receiver, "/ok", station.organization)
+    toggle(station)
+    fanout.events_fan_out(limit=10)
+    Delivery.objects.update(claimed_until=None)
+
+    # When a batch of the hanging endpoint's delivery alone is sent
+    started = time.time()
+    delivery.deliveries_send(delivery_ids=[Delivery.objects.get(endpoint=dead).pk])
+
+    # Then, while its probe hung, the batch took on the healthy endpoint's delivery and sent it
+    [sent] = receiver.requests("/ok")
+    assert sent.received_at - started < 1.0
+    assert Delivery.objects.get(endpoint=healthy).status == DeliveryStatus.SUCCEEDED
+    assert Attempt.objects.filter(delivery__endpoint=dead).count() == 1
+
+
 def test_a_rate_limit_caps_the_deliveries_started_per_second(
     receiver: Receiver, station: Chargestation
 ) -> None:

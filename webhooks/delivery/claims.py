@@ -11,7 +11,7 @@ endpoint's `rate_limit`.
 
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -51,14 +51,18 @@ def claimable(now: datetime | None = None) -> QuerySet[Delivery]:
     )
 
 
-def deliveries_claim(*, ids: list[int] | None = None, limit: int | None = None) -> list[Delivery]:
-    """Lease up to `limit` claimable deliveries (of `ids`, if given) to this worker."""
+def deliveries_claim(
+    *, ids: list[int] | None = None, limit: int | None = None, not_to: Collection[int] = ()
+) -> list[Delivery]:
+    """Lease up to `limit` claimable deliveries (of `ids`, if given; to no endpoint of `not_to`)."""
     now = timezone.now()
     limit = limit or settings.WEBHOOKS_BATCH_SIZE
     with transaction.atomic():
         candidates = claimable(now)
         if ids is not None:
             candidates = candidates.filter(id__in=ids)
+        if not_to:
+            candidates = candidates.exclude(endpoint_id__in=list(not_to))
         if connection.features.has_select_for_update_skip_locked:
             # Only the delivery rows: locking the endpoint row too would make concurrent claims
             # for one endpoint skip each other's whole batch.

@@ -7,7 +7,8 @@ sweeper's). What is leased is signed, sent concurrently and recorded (webhooks.d
 Within a process no endpoint may hold more than half the sender threads, and one that has not
 answered its last request (new to this process, or silent since) gets a single probe. A hanging
 endpoint therefore ties up one thread, not the batch: the other sends go on and their attempts
-are recorded as they complete. Deliveries held back that way are released unattempted (lease
+are recorded as they complete, and the batch that probes it takes on other due deliveries while
+it waits. Deliveries held back that way are released unattempted (lease
 cleared, schedule unchanged) and queued again for when the probe has had its full timeout.
 
 A delivery whose lease has run out by the time its turn comes is not sent: another worker may
@@ -171,23 +172,33 @@ def _slots_take(endpoint_id: int, wanted: int, *, own: int, probed: set[int]) ->
 
 
 def _send_batch(claimed: list[Delivery]) -> int:
-    """Send a claimed batch, recording attempts as they complete; return how many were attempted."""
+    """Send a claimed batch, recording attempts as they complete; return how many were attempted.
+
+    While all it waits for is its probes of endpoints that have not answered (up to the timeout),
+    the batch takes on other due deliveries, added to `claimed` (so that their chains move on too):
+    a hanging endpoint does not idle the worker's task that probes it.
+    """
     ready: dict[int, deque[tuple[Delivery, bytes]]] = defaultdict(deque)
     bodies: dict[int, bytes] = {}
     skipped: list[Delivery] = []
     released: list[Delivery] = []
     finished: list[Outcome] = []
-    for delivery in claimed:
-        if not _sendable(delivery):
-            skipped.append(delivery)
-            continue
-        if delivery.event_id not in bodies:
-            bodies[delivery.event_id] = payloads.body(delivery.event)
-        ready[delivery.endpoint_id].append((delivery, bodies[delivery.event_id]))
+
+    def ready_add(deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            if not _sendable(delivery):
+                skipped.append(delivery)
+                continue
+            if delivery.event_id not in bodies:
+                bodies[delivery.event_id] = payloads.body(delivery.event)
+            ready[delivery.endpoint_id].append((delivery, bodies[delivery.event_id]))
+
+    ready_add(claimed)
     running: dict[Future[Outcome], int] = {}
     probed: set[int] = set()
     attempted = 0
     oldest = 0.0  # when the oldest unrecorded outcome finished
+    adopting = True
     while ready or running:
         for endpoint_id, jobs in list(ready.items()):
             own = sum(1 for e in running.values() if e == endpoint_id)
@@ -199,6 +210,12 @@ def _send_batch(claimed: list[Delivery]) -> int:
                 running[_pool().submit(_send_one, *jobs.popleft())] = endpoint_id
             if not jobs:
                 del ready[endpoint_id]
+        if adopting and running and not ready and set(running.values()) <= probed:
+            adopted = deliveries_claim(not_to=probed)
+            claimed += adopted
+            ready_add(adopted)
+            adopting = bool(adopted)  # nothing else is due: just wait for the probes
+            continue
         if not running:
             time.sleep(SLOT_POLL)  # waiting for another batch's sends to this endpoint
             continue
