@@ -1,6 +1,7 @@
 """The delivery service, in this process, against a real HTTP receiver on 127.0.0.1."""
 
 import json
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from pytest_django.fixtures import Settings
 from chargestations.models import Chargestation
 from organizations.models import Organization
 from tests.e2e.receiver import Receiver, hang, ok, sequence, status
-from tests.factories import EndpointFactory, LocationFactory
+from tests.factories import ChargestationFactory, EndpointFactory, LocationFactory
 from tests.pipeline import deliver_waiting
 from webhooks.delivery import claims, fanout
 from webhooks.delivery import sending as delivery
@@ -273,6 +274,39 @@ def test_a_batch_waiting_on_its_probe_of_a_hanging_endpoint_sends_other_due_deli
     assert sent.received_at - started < 1.0
     assert Delivery.objects.get(endpoint=healthy).status == DeliveryStatus.SUCCEEDED
     assert Attempt.objects.filter(delivery__endpoint=dead).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)  # two batches at once, each with its own connection
+def test_deliveries_held_back_by_another_batchs_probe_are_due_again_only_once_it_had_its_time(
+    receiver: Receiver, station: Chargestation, settings: Settings
+) -> None:
+    # Given a hanging endpoint never heard from, with two deliveries due that no worker holds (of two
+    # stations: neither waits for the other's turn)
+    settings.WEBHOOKS_TIMEOUT = 2.0
+    other = ChargestationFactory.create(location=station.location)
+    dead = endpoint_at(receiver, "/dead", station.organization)
+    receiver.behave("/dead", hang(5))
+    toggle(station)
+    toggle(other)
+    fanout.events_fan_out(limit=10)
+    Delivery.objects.update(claimed_until=None)
+    first, second = Delivery.objects.filter(endpoint=dead).order_by("id")
+
+    # When one batch probes the endpoint with the first, and another meets the probe with the second
+    probing = threading.Thread(target=delivery.deliveries_send, kwargs={"delivery_ids": [first.pk]})
+    probing.start()
+    while not receiver.requests("/dead"):
+        time.sleep(0.01)
+    released_at = timezone.now()
+    delivery.deliveries_send(delivery_ids=[second.pk])
+
+    # Then the second is released unattempted, and no claim takes it before the probe's time is over
+    second.refresh_from_db()
+    assert (second.status, second.claimed_until, second.attempt_count) == (DeliveryStatus.PENDING, None, 0)
+    assert second.next_attempt_at is not None
+    assert second.next_attempt_at >= released_at + timedelta(seconds=settings.WEBHOOKS_TIMEOUT)
+    assert not claims.deliveries_claim(ids=[second.pk])
+    probing.join(10)
 
 
 def test_a_rate_limit_caps_the_deliveries_started_per_second(

@@ -121,7 +121,10 @@ def outcomes_record(
         skipped_ids = _held_update(
             skipped, status=DeliveryStatus.SKIPPED, next_attempt_at=None, claimed_until=None
         )
-        _held_update(released, claimed_until=None)
+        # Due again once the endpoint's probe has had its full time to answer: no claim picks them
+        # up before, only to release them again.
+        probe_over = now + timedelta(seconds=settings.WEBHOOKS_TIMEOUT)
+        _held_update(released, claimed_until=None, next_attempt_at=probe_over)
         # Before the health's news, so that a webhook's subscribers hear of it in that order.
         operational.deliveries_exhausted_record(
             [(o.delivery, _attempt(o)) for o in recorded if o.delivery.status == DeliveryStatus.FAILED]
