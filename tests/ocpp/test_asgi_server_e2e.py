@@ -124,6 +124,7 @@ def test_the_real_server_answers_a_charger_without_the_stations_key_with_a_401(
     log = server.log_text()
     assert "ocpp.handshake.refused" in log
     assert other_key not in log and "not-the-key-0123456789" not in log
+    assert all(value.split()[-1] not in log for value in headers.values())  # nor its header, encoded
 
 
 def test_simulate_charger_boots_and_charges_once_against_the_server(

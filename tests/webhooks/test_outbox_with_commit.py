@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from chargestations.models import Location
 from organizations.models import Organization
+from tests.factories import PriceComponentFactory, RateFactory
 from webhooks.models import Event
 from webhooks.outbox import recording
 
@@ -123,3 +124,16 @@ def test_a_large_batch_waits_in_many_statements_and_commits_whole(organization: 
 
     stored = list(Event.objects.order_by("id").values_list("id", "data"))
     assert stored == [(event.pk, {"n": n}) for n, event in enumerate(events)]
+
+
+def test_a_part_saved_in_a_later_transaction_raises_its_own_event(organization: Organization) -> None:
+    with transaction.atomic():
+        rate = RateFactory.create(organization=organization)
+        PriceComponentFactory.create(rate=rate, type="ENERGY")
+    with transaction.atomic():
+        PriceComponentFactory.create(rate=rate, type="TIME")
+
+    events = Event.objects.filter(object="rate").order_by("id")
+    assert list(events.values_list("type", flat=True)) == ["rate.created", "rate.updated"]
+    created, updated = (sorted(c["type"] for c in e.data["price_components"]) for e in events)
+    assert (created, updated) == (["ENERGY"], ["ENERGY", "TIME"])

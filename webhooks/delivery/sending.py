@@ -40,7 +40,8 @@ USER_AGENT = f"eDRV-Webhooks/{__version__}"
 # Finished attempts wait at most this long to be written together with the batch's others.
 RECORD_EVERY = 0.5
 SLOT_POLL = 0.005
-# How long a batch waits for another batch's probe of an endpoint before leaving it for later.
+# How long a batch waits for another batch's probe of an endpoint before leaving it for later, and
+# for its own before it takes on other work meanwhile.
 PROBE_PATIENCE = 0.5
 # A drain (a task with no ids: the sweeper's) claims batch after batch for this long at most.
 DRAIN_SECONDS = 10.0
@@ -59,7 +60,8 @@ class _Health:
     probe_at: float = 0.0  # when the single request to an endpoint that has not answered started
 
 
-_health: defaultdict[int, _Health] = defaultdict(_Health)
+# By the endpoint's public id, which no other endpoint ever has (a row id can come back, in SQLite).
+_health: defaultdict[str, _Health] = defaultdict(_Health)
 _health_lock = threading.Lock()
 
 
@@ -150,20 +152,20 @@ def _sendable(delivery: Delivery) -> bool:
     return delivery.endpoint.deliverable(getattr(delivery.endpoint, "organization_plan"))  # noqa: B009
 
 
-def _slots_take(endpoint_id: int, wanted: int, *, own: int, probed: set[int]) -> int | None:
-    """How many sends to `endpoint_id` this batch may start now; None: give up on it for this batch."""
+def _slots_take(endpoint: str, wanted: int, *, own: int, probed: set[str]) -> int | None:
+    """How many sends to `endpoint` this batch may start now; None: give up on it for this batch."""
     with _health_lock:
-        health = _health[endpoint_id]
+        health = _health[endpoint]
         if health.answered:
             free = max(settings.WEBHOOKS_CONCURRENCY // 2, 1) - health.in_flight
         elif health.in_flight:
             # A probe is out: wait for its answer, unless it is another batch's and already slow.
             patient = own or time.monotonic() - health.probe_at < PROBE_PATIENCE
             return 0 if patient else None
-        elif endpoint_id in probed:
+        elif endpoint in probed:
             return None  # our probe came back without an answer
         else:
-            probed.add(endpoint_id)
+            probed.add(endpoint)
             health.probe_at = time.monotonic()
             free = 1
         taken = max(min(free, wanted), 0)
@@ -171,14 +173,22 @@ def _slots_take(endpoint_id: int, wanted: int, *, own: int, probed: set[int]) ->
         return taken
 
 
+def _probes_slow_in(endpoints: set[str]) -> float:
+    """Seconds until the newest probe of these endpoints has been out PROBE_PATIENCE (0: it has)."""
+    with _health_lock:
+        newest = max(_health[endpoint].probe_at for endpoint in endpoints)
+    return max(newest + PROBE_PATIENCE - time.monotonic(), 0.0)
+
+
 def _send_batch(claimed: list[Delivery]) -> int:
     """Send a claimed batch, recording attempts as they complete; return how many were attempted.
 
-    While all it waits for is its probes of endpoints that have not answered (up to the timeout),
-    the batch takes on other due deliveries, added to `claimed` (so that their chains move on too):
-    a hanging endpoint does not idle the worker's task that probes it.
+    When all it waits for is its probes of endpoints that have not answered, and they have been out
+    PROBE_PATIENCE, the batch takes on other due deliveries, added to `claimed` (so that their
+    chains move on too): a hanging endpoint does not idle the worker's task that probes it.
     """
-    ready: dict[int, deque[tuple[Delivery, bytes]]] = defaultdict(deque)
+    ready: dict[str, deque[tuple[Delivery, bytes]]] = defaultdict(deque)  # by endpoint (public id)
+    endpoint_pks: dict[str, int] = {}
     bodies: dict[int, bytes] = {}
     skipped: list[Delivery] = []
     released: list[Delivery] = []
@@ -191,27 +201,34 @@ def _send_batch(claimed: list[Delivery]) -> int:
                 continue
             if delivery.event_id not in bodies:
                 bodies[delivery.event_id] = payloads.body(delivery.event)
-            ready[delivery.endpoint_id].append((delivery, bodies[delivery.event_id]))
+            ready[delivery.endpoint.public_id].append((delivery, bodies[delivery.event_id]))
+            endpoint_pks[delivery.endpoint.public_id] = delivery.endpoint_id
 
     ready_add(claimed)
-    running: dict[Future[Outcome], int] = {}
-    probed: set[int] = set()
+    running: dict[Future[Outcome], str] = {}
+    probed: set[str] = set()
     attempted = 0
     oldest = 0.0  # when the oldest unrecorded outcome finished
     adopting = True
     while ready or running:
-        for endpoint_id, jobs in list(ready.items()):
-            own = sum(1 for e in running.values() if e == endpoint_id)
-            taken = _slots_take(endpoint_id, len(jobs), own=own, probed=probed)
+        for endpoint, jobs in list(ready.items()):
+            own = sum(1 for e in running.values() if e == endpoint)
+            taken = _slots_take(endpoint, len(jobs), own=own, probed=probed)
             if taken is None:
                 released += [delivery for delivery, _ in jobs]
                 jobs.clear()
             for _ in range(taken or 0):
-                running[_pool().submit(_send_one, *jobs.popleft())] = endpoint_id
+                running[_pool().submit(_send_one, *jobs.popleft())] = endpoint
             if not jobs:
-                del ready[endpoint_id]
-        if adopting and running and not ready and set(running.values()) <= probed:
-            adopted = deliveries_claim(not_to=probed)
+                del ready[endpoint]
+        # Only its probes out, and slow: meanwhile take on other due work (a quick answer needs none).
+        probes_slow_in = (
+            _probes_slow_in(set(running.values()))
+            if adopting and running and not ready and set(running.values()) <= probed
+            else None
+        )
+        if probes_slow_in == 0:
+            adopted = deliveries_claim(not_to=[endpoint_pks[endpoint] for endpoint in probed])
             claimed += adopted
             ready_add(adopted)
             adopting = bool(adopted)  # nothing else is due: just wait for the probes
@@ -222,6 +239,8 @@ def _send_batch(claimed: list[Delivery]) -> int:
         wait_for = (
             SLOT_POLL if ready else (max(oldest + RECORD_EVERY - time.monotonic(), 0) if finished else None)
         )
+        if probes_slow_in is not None:
+            wait_for = probes_slow_in if wait_for is None else min(wait_for, probes_slow_in)
         done, _ = wait(running, timeout=wait_for, return_when=FIRST_COMPLETED)
         if done and not finished:
             oldest = time.monotonic()
@@ -271,7 +290,7 @@ def _send_one(delivery: Delivery, body: bytes) -> Outcome:
         return Outcome(delivery=delivery, result=result, attempted_at=started, own_headers=own)
     finally:
         with _health_lock:
-            health = _health[delivery.endpoint_id]
+            health = _health[delivery.endpoint.public_id]
             health.in_flight -= 1
             if result is not None:
                 health.answered = result.status_code is not None

@@ -150,10 +150,10 @@ def events_record(
     rows.insert_deferred(Event, EVENT_COLUMNS, events)
 
     def hint_workers_and_feed() -> None:  # one callback per change, once it commits
+        if _open_registry():  # first: a committed event is never refreshed by a later transaction
+            _open_registry().clear()
         events_hint(events)
         events_announce(organization_id=organization_id, types={event.type for event in events})
-        if _open_registry():
-            _open_registry().clear()
 
     transaction.on_commit(hint_workers_and_feed, robust=True)
     if logger.isEnabledFor(logging.INFO):
