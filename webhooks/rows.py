@@ -7,9 +7,9 @@ same statements cost tens. The SQL is plain enough for PostgreSQL and SQLite ali
 through each field's own preparation, so UUIDs, datetimes and JSON are stored as the ORM would.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -71,16 +71,8 @@ def insert_values(model: type[Model], names: Sequence[str], values: Sequence[Seq
     into = _insert_into(model, tuple(names), database.vendor)
     ids: list[int] = []
     with database.cursor() as cursor:
-        for start in range(0, len(values), into.per_statement):
-            chunk = values[start : start + into.per_statement]
-            cursor.execute(
-                into.statement(len(chunk)),
-                [
-                    f.get_db_prep_save(value, database)
-                    for r in chunk
-                    for f, value in zip(into.fields, r, strict=True)
-                ],
-            )
+        for _, sql, params in into.statements(values, database):
+            cursor.execute(sql, params)
             ids += [returned[0] for returned in cursor.fetchall()]
     return ids
 
@@ -98,15 +90,14 @@ def insert_deferred(model: type[Model], names: Sequence[str], objects: Sequence[
             o.pk = pk
         return
     into = _insert_into(model, tuple(names), database.vendor)
-    for start in range(0, len(objects), into.per_statement):
-        chunk = objects[start : start + into.per_statement]
+    values = [[getattr(o, f.attname) for f in into.fields] for o in objects]
+    for rows, sql, params in into.statements(values, database):
+        defer(sql, params, partial(_ids_set, objects[rows]))
 
-        def ids_set(rows: list[tuple[Any, ...]], chunk: Sequence[Model] = chunk) -> None:
-            for o, (pk,) in zip(chunk, rows, strict=True):
-                o.pk = pk
 
-        params = [f.get_db_prep_save(getattr(o, f.attname), database) for o in chunk for f in into.fields]
-        defer(into.statement(len(chunk)), params, ids_set)
+def _ids_set(objects: Sequence[Model], returned: list[tuple[Any, ...]]) -> None:
+    for o, (pk,) in zip(objects, returned, strict=True):
+        o.pk = pk
 
 
 def written(objects: Sequence[Model]) -> None:
@@ -125,6 +116,20 @@ class _InsertInto:
 
     def statement(self, rows: int) -> str:
         return f"{self.head} {', '.join([self.row] * rows)} {self.tail}"
+
+    def statements(
+        self, values: Sequence[Sequence[Any]], database: Any
+    ) -> Iterator[tuple[slice, str, list[Any]]]:
+        """The INSERTs of these rows (a value per field each), per_statement rows at most: for each,
+        the rows it covers, its SQL and its parameters (as each field stores its value)."""
+        for start in range(0, len(values), self.per_statement):
+            chunk = values[start : start + self.per_statement]
+            params = [
+                f.get_db_prep_save(value, database)
+                for row in chunk
+                for f, value in zip(self.fields, row, strict=True)
+            ]
+            yield slice(start, start + len(chunk)), self.statement(len(chunk)), params
 
 
 @cache

@@ -27,7 +27,7 @@ from django.conf import settings as project_settings
 from django.db import connection
 from pytest_django.fixtures import Settings
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from edrv_project.channel_layers import redis_channel_layers
@@ -120,6 +120,18 @@ def server(
 def basic(user: str, password: str) -> dict[str, str]:
     """The Authorization header of OCPP security profiles 1 and 2 (HTTP Basic)."""
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+async def handshake_refused(
+    server: AsgiServer, endpoint: str, *, subprotocol: str, headers: dict[str, str]
+) -> tuple[int, str | None]:
+    """Connect as `endpoint` with these headers, expecting a refusal: its status and challenge."""
+    url = server.url(f"/ocpp/{endpoint}")
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(url, subprotocols=[Subprotocol(subprotocol)], additional_headers=headers):
+            pass
+    response = refused.value.response
+    return response.status_code, response.headers.get("WWW-Authenticate")
 
 
 class TappedConnection:

@@ -8,13 +8,13 @@ they are with HTTP Basic (OCPP security profile 1); the server answers any other
 
 import asyncio
 from datetime import timedelta
+from functools import partial
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
 from chargestations.models import Chargestation
@@ -25,7 +25,7 @@ from sessions_app.models import Session
 from tests.e2e.conftest import StartProcess
 from tests.e2e.receiver import Receiver
 from tests.factories import ChargestationFactory, EndpointFactory
-from tests.ocpp.asgi_server import AsgiServer, basic
+from tests.ocpp.asgi_server import AsgiServer, basic, handshake_refused
 from tests.ocpp.inprocess import in_db, run
 from tests.ocpp.scenarios import SESSION_EVENTS, T0, Network, event_type, network_create, session_charge
 from webhooks.models import Event
@@ -107,14 +107,7 @@ def test_the_real_server_answers_a_charger_without_the_stations_key_with_a_401(
     events_before = Event.objects.count()
 
     # When a charger connects with them
-    async def scenario() -> tuple[int, str | None]:
-        with pytest.raises(InvalidStatus) as refused:
-            async with connect(server.url(f"/ocpp/{path}"), subprotocols=OCPP, additional_headers=headers):
-                pass
-        response = refused.value.response
-        return response.status_code, response.headers.get("WWW-Authenticate")
-
-    status, challenge = run(scenario)
+    status, challenge = run(partial(handshake_refused, server, path, subprotocol="ocpp1.6", headers=headers))
 
     # Then the handshake is a 401 asking for Basic credentials, nothing was recorded, the station is
     # still offline, and the server logged the refusal without the password it was sent

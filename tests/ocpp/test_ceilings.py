@@ -300,8 +300,8 @@ def test_the_beat_leaves_sessions_within_their_time_and_those_already_marked(net
     assert session_events() == []
 
 
-def test_a_ceiling_reached_on_an_offline_station_is_a_stop_failure(network: Network) -> None:
-    # Given a session past its time ceiling on a station that is offline
+def overdue_session_on_an_offline_station(network: Network) -> Session:
+    """A session 30 minutes past its one-hour time ceiling, on a station that is offline; no events yet."""
     Chargestation.objects.filter(pk=network.station.pk).update(online=False)
     session = SessionFactory.create(
         chargestation=network.station,
@@ -311,6 +311,12 @@ def test_a_ceiling_reached_on_an_offline_station_is_a_stop_failure(network: Netw
         ceilings={"time": 3600},
     )
     Event.objects.all().delete()
+    return session
+
+
+def test_a_ceiling_reached_on_an_offline_station_is_a_stop_failure(network: Network) -> None:
+    # Given a session past its time ceiling on a station that is offline
+    session = overdue_session_on_an_offline_station(network)
 
     # When the beat's check runs
     tasks.sessions_time_ceiling_check()
@@ -326,15 +332,7 @@ def test_the_beat_runs_the_time_ceiling_check_at_least_once_a_minute(network: Ne
     # ceiling on a station that is offline
     entry = settings.CELERY_BEAT_SCHEDULE["ocpp-time-ceilings"]
     app.loader.import_default_modules()  # what a worker imports before it runs anything
-    Chargestation.objects.filter(pk=network.station.pk).update(online=False)
-    session = SessionFactory.create(
-        chargestation=network.station,
-        status="started",
-        transaction_id="7",
-        metrics={"chargingStart": (timezone.now() - minutes(90)).isoformat()},
-        ceilings={"time": 3600},
-    )
-    Event.objects.all().delete()
+    session = overdue_session_on_an_offline_station(network)
 
     # When the task the entry names runs, as a worker would run it
     app.tasks[entry["task"]].apply().get()

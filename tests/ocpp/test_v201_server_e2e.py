@@ -8,11 +8,9 @@ is a 401 before the socket opens, with no event and no password in the log.
 import asyncio
 import time
 from collections import defaultdict
+from functools import partial
 
 import pytest
-from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
-from websockets.typing import Subprotocol
 
 from chargestations.models import Chargestation
 from chargestations.services import chargestation_authorization_key_generate
@@ -22,7 +20,7 @@ from sessions_app.models import Session
 from tests.e2e.conftest import StartProcess
 from tests.e2e.receiver import Receiver
 from tests.factories import ChargestationFactory, EndpointFactory
-from tests.ocpp.asgi_server import AsgiServer, basic, charger_over
+from tests.ocpp.asgi_server import AsgiServer, basic, charger_over, handshake_refused
 from tests.ocpp.inprocess import in_db, run
 from tests.ocpp.scenarios import SESSION_EVENTS, Network, event_type, network_create, station_of
 from tests.ocpp.scenarios_v201 import SUBPROTOCOL, session_charge_v201, v201
@@ -67,15 +65,9 @@ def test_the_real_server_answers_a_2_0_1_charger_without_its_stations_key_with_a
     events_before = Event.objects.count()
 
     # When a charger offering `ocpp2.0.1` connects with them
-    async def scenario() -> tuple[int, str | None]:
-        url = server.url(f"/ocpp/{station}")
-        with pytest.raises(InvalidStatus) as refused:
-            async with connect(url, subprotocols=[Subprotocol(SUBPROTOCOL)], additional_headers=headers):
-                pass
-        response = refused.value.response
-        return response.status_code, response.headers.get("WWW-Authenticate")
-
-    status, challenge = run(scenario)
+    status, challenge = run(
+        partial(handshake_refused, server, station, subprotocol=SUBPROTOCOL, headers=headers)
+    )
 
     # Then the handshake is a 401 asking for Basic credentials, nothing was recorded, the station is
     # still offline, and the server logged the refusal without the password it was sent

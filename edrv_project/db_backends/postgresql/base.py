@@ -14,12 +14,10 @@ class DatabaseWrapper(DeferredStatements, base.DatabaseWrapper):
         self.deferred = before
         self.deferred_flush()
         with self.cursor() as cursor:
-            if not isinstance(cursor.cursor, psycopg.ClientCursor):
-                # Server-side binding takes one statement per message: it goes on its own.
-                self.deferred = [last]
-                return self.deferred_flush()
-            # One simple-query message: the statement, then COMMIT. psycopg sees the transaction
-            # ended, and the COMMIT that Django asks for next has nothing left to do.
-            cursor.execute(f"{last.sql}; COMMIT", last.params)
+            if isinstance(cursor.cursor, psycopg.ClientCursor):
+                # One simple-query message: the statement, then COMMIT. psycopg sees the transaction
+                # ended, and the COMMIT that Django asks for next has nothing left to do.
+                cursor.execute(f"{last.sql}; COMMIT", last.params)
+            else:  # server-side binding takes one statement per message: it goes on its own
+                cursor.execute(last.sql, last.params)
             last.done(rows_of(cursor))
-        return None
