@@ -1,8 +1,7 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from model_utils import FieldTracker
 
-from edrv_project.db import PublicModel, SavedWithItsEvents
+from edrv_project.db import FieldTracker, PublicModel, SavedWithItsEvents
 from organizations.models import Organization
 
 

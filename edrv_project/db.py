@@ -1,9 +1,12 @@
-"""What every public object of the product shares: a public id, its timestamps, atomic saves."""
+"""What every public object of the product shares: a public id, its timestamps, atomic saves, and
+the field tracker its changes are told by."""
 
 import secrets
 from typing import Any
 
+import model_utils
 from django.db import models, router, transaction
+from model_utils.tracker import DescriptorWrapper, FullDescriptorWrapper
 
 
 def new_object_id() -> str:
@@ -42,3 +45,52 @@ class PublicModel(SavedWithItsEvents):
 
     class Meta:
         abstract = True
+
+
+class _LoadedFieldsFirst:
+    """A tracked field's wrapper that reads and writes a loaded field as Django does.
+
+    model_utils' wrapper asks the instance for the set of its deferred fields (built anew from every
+    concrete field) at every read and write of a tracked field, to catch a deferred one being loaded:
+    a model's save, its serialization and its construction from a row read each field, so that set
+    was built some fifteen times per field. A field whose value is in the instance's `__dict__` is
+    loaded, and one being set while the instance is built has nothing to load: both go straight to
+    Django's descriptor, and the rest (a deferred field) to model_utils as before.
+    """
+
+    field_name: str
+    descriptor: Any
+
+    def __get__(self, instance: models.Model | None, owner: type[models.Model]) -> Any:
+        if instance is not None and self.field_name in instance.__dict__:
+            return self.descriptor.__get__(instance, owner)
+        return super().__get__(instance, owner)  # type: ignore[misc]
+
+    def __set__(self, instance: models.Model, value: Any) -> None:
+        if self.field_name in instance.__dict__ or not hasattr(instance, "_instance_initialized"):
+            if hasattr(self.descriptor, "__set__"):
+                self.descriptor.__set__(instance, value)
+            else:
+                instance.__dict__[self.field_name] = value
+            return
+        super().__set__(instance, value)  # type: ignore[misc]
+
+
+class _Wrapper(_LoadedFieldsFirst, DescriptorWrapper[Any]):
+    pass
+
+
+class _FullWrapper(_LoadedFieldsFirst, FullDescriptorWrapper[Any]):
+    pass
+
+
+class FieldTracker(model_utils.FieldTracker):
+    """django-model-utils' FieldTracker (what changed since the instance was loaded or saved), with
+    field reads and writes that cost what Django's own do (`_LoadedFieldsFirst`)."""
+
+    def finalize_class(self, sender: type[models.Model], **kwargs: Any) -> None:
+        super().finalize_class(sender, **kwargs)
+        for field_name in self.fields:
+            wrapper = sender.__dict__[field_name]
+            faster = _FullWrapper if isinstance(wrapper, FullDescriptorWrapper) else _Wrapper
+            setattr(sender, field_name, faster(field_name, wrapper.descriptor, wrapper.tracker_attname))

@@ -6,9 +6,8 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
-from model_utils import FieldTracker
 
-from edrv_project.db import PublicModel
+from edrv_project.db import FieldTracker, PublicModel
 
 
 class Plan(models.TextChoices):

@@ -1,8 +1,7 @@
 from django.db import models
-from model_utils import FieldTracker
 
 from chargestations.models import Chargestation, Connector, Rate
-from edrv_project.db import PublicModel, SavedWithItsEvents
+from edrv_project.db import FieldTracker, PublicModel, SavedWithItsEvents
 from organizations.models import Organization
 
 

@@ -3,14 +3,19 @@
 An event costs its worker a handful of statements (take the events, write their deliveries, mark
 them fanned out; record the outcome). Built by the ORM, each costs a few hundred microseconds of
 CPU in its query compiler, several times what the database spends on it: written out once, the
-same statements cost tens. The SQL is plain enough for PostgreSQL and SQLite alike; values go
-through each field's own preparation, so UUIDs, datetimes and JSON are stored as the ORM would.
+same statements cost tens. The SQL is plain enough for PostgreSQL and SQLite alike, and values are
+stored as the ORM would store them (UUIDs, datetimes, JSON): an INSERT's rows go to PostgreSQL as
+one JSON parameter (`_InsertInto`), other values through each field's own preparation.
 """
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
 from functools import cache, partial
 from typing import Any
+from uuid import UUID
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
@@ -46,9 +51,8 @@ def prepared(model: type[Model], name: str, value: Any) -> Any:
 
 
 # psycopg parses a statement's placeholders on the client and caches the parse only for statements
-# of at most 50 parameters: a batch of 100 rows in one statement was parsed anew each time (several
-# milliseconds of CPU). INSERTs go in statements of at most this many parameters, and IN lists of
-# ids are one array parameter on PostgreSQL (`in_ids`).
+# of at most 50 parameters: IN lists of ids are one array parameter on PostgreSQL (`in_ids`), and
+# SQLite's INSERTs go in statements of at most this many parameters.
 CACHED_PARAMS = 50
 
 
@@ -106,22 +110,47 @@ def written(objects: Sequence[Model]) -> None:
         connections[DEFAULT_DB_ALIAS].deferred_flush()  # type: ignore[attr-defined]
 
 
+def _json_value(value: Any) -> Any:
+    """What `json.dumps` cannot write of a row's values, as PostgreSQL reads it back."""
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a column value an INSERT here can write")
+
+
 @dataclass(frozen=True)
 class _InsertInto:
+    """The INSERT of a model's `names` fields, for one database.
+
+    On PostgreSQL every row goes in one statement and one parameter: a JSON array of the rows, read
+    by `json_populate_recordset` into the table's own row type (each column's own input; a value
+    too long for its column fails as in a VALUES list). Quoting one string costs the client a
+    fraction of quoting every value, and a batch is one statement whatever its size. Elsewhere
+    (SQLite), VALUES lists of at most CACHED_PARAMS parameters, each value as its field stores it.
+    """
+
     fields: "list[Field[Any, Any]]"
-    head: str  # INSERT INTO table (columns) VALUES
+    columns: list[str]
+    head: str  # INSERT INTO table (columns)
     row: str  # (%s, %s, ...)
     tail: str  # RETURNING id
-    per_statement: int  # rows
-
-    def statement(self, rows: int) -> str:
-        return f"{self.head} {', '.join([self.row] * rows)} {self.tail}"
+    recordset: bool  # PostgreSQL: the rows as one JSON parameter
+    per_statement: int  # rows, in a VALUES list
 
     def statements(
         self, values: Sequence[Sequence[Any]], database: Any
     ) -> Iterator[tuple[slice, str, list[Any]]]:
-        """The INSERTs of these rows (a value per field each), per_statement rows at most: for each,
-        the rows it covers, its SQL and its parameters (as each field stores its value)."""
+        """The INSERTs of these rows (a value per field each): for each, the rows it covers, its SQL
+        and its parameters."""
+        if self.recordset:
+            rows = json.dumps(
+                [dict(zip(self.columns, row, strict=True)) for row in values],
+                default=_json_value,
+                ensure_ascii=False,
+            )
+            yield slice(0, len(values)), self.head, [rows]
+            return
         for start in range(0, len(values), self.per_statement):
             chunk = values[start : start + self.per_statement]
             params = [
@@ -129,7 +158,8 @@ class _InsertInto:
                 for row in chunk
                 for f, value in zip(self.fields, row, strict=True)
             ]
-            yield slice(start, start + len(chunk)), self.statement(len(chunk)), params
+            statement = f"{self.head} VALUES {', '.join([self.row] * len(chunk))} {self.tail}"
+            yield slice(start, start + len(chunk)), statement, params
 
 
 @cache
@@ -137,10 +167,18 @@ def _insert_into(model: type[Model], names: tuple[str, ...], vendor: str) -> _In
     # Built once per model, columns and database: quoting a name goes through the connection proxy,
     # which costs more than the rest of a one-row INSERT's preparation.
     fields = [_field(model, name) for name in names]
+    quoted = ", ".join(_quoted(f) for f in fields)
+    head = f"INSERT INTO {table(model)} ({quoted})"
+    tail = f"RETURNING {connection.ops.quote_name('id')}"
+    recordset = vendor == "postgresql"
+    if recordset:
+        head = f"{head} SELECT {quoted} FROM json_populate_recordset(NULL::{table(model)}, %s) {tail}"
     return _InsertInto(
         fields=fields,
-        head=f"INSERT INTO {table(model)} ({', '.join(_quoted(f) for f in fields)}) VALUES",
+        columns=[str(f.column) for f in fields],
+        head=head,
         row=f"({marks(len(fields))})",
-        tail=f"RETURNING {connection.ops.quote_name('id')}",
+        tail=tail,
+        recordset=recordset,
         per_statement=max(CACHED_PARAMS // len(fields), 1),
     )

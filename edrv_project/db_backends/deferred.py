@@ -53,6 +53,8 @@ class DeferredStatements:
     def deferred_flush(self) -> None:
         """Send what waits now, on its own."""
         waiting, self.deferred = self.deferred, []
+        if not waiting:
+            return
         with self.cursor() as cursor:  # type: ignore[attr-defined]
             for statement in waiting:
                 cursor.execute(statement.sql, statement.params)

@@ -98,6 +98,23 @@ def test_a_500_is_retried_by_the_schedule_then_fails(
     assert len(ids) == 1  # the event id is stable across retries
 
 
+def test_an_answer_with_nul_characters_is_recorded(receiver: Receiver, station: Chargestation) -> None:
+    # PostgreSQL's text and jsonb hold no NUL: were it kept, recording the attempt would fail, and
+    # the delivery would be sent again once its lease ran out, over and over.
+    endpoint = endpoint_at(receiver, "/a", station.organization)
+    receiver.behave("/a", status(200, headers={"X-Note": "c\x00d"}, body=b"a\x00b"))
+    toggle(station)
+
+    deliver_waiting()
+
+    sent = Delivery.objects.get(endpoint=endpoint)
+    assert sent.status == DeliveryStatus.SUCCEEDED
+    attempt = Attempt.objects.get(delivery=sent)
+    assert attempt.response_excerpt == "a\ufffdb"
+    assert ["X-Note", "c\ufffdd"] in attempt.headers["response"]
+    assert len(receiver.requests("/a")) == 1
+
+
 def test_the_retry_waits_by_the_schedule_with_jitter(receiver: Receiver, station: Chargestation) -> None:
     endpoint = endpoint_at(receiver, "/a", station.organization)
     receiver.behave("/a", status(500))

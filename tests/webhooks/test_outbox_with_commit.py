@@ -44,6 +44,22 @@ def test_the_event_insert_goes_with_the_commit(organization: Organization) -> No
     assert location_events(location) == ["location.created", "location.updated"]
 
 
+def test_a_new_connection_commits_its_events_as_the_first_did(organization: Organization) -> None:
+    # The backend keeps what sends the COMMIT's message from one commit to the next: a connection
+    # closed and opened again (CONN_MAX_AGE, a health check, a server restart) gets its own.
+    location = Location.objects.create(organization=organization, name="First connection")
+    connection.close()
+
+    location.name = "Second connection"
+    location.save()
+    connection.close()
+    location.name = "Third connection"
+    location.save()
+
+    assert location_events(location) == ["location.created", "location.updated", "location.updated"]
+    assert Event.objects.filter(data__name="Third connection").exists()
+
+
 def test_the_events_have_their_ids_once_committed(organization: Organization) -> None:
     with transaction.atomic():
         events = recording.events_record(organization_id=organization.pk, items=[("location.created", {})])

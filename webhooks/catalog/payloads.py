@@ -10,6 +10,7 @@ from rest_framework.serializers import Serializer
 
 from edrv_project.times import utc_timestamp
 from webhooks.catalog.charger_serializers import CHARGER_SERIALIZERS
+from webhooks.catalog.representation import Representer
 from webhooks.catalog.types import EVENT_TYPES, Envelope
 from webhooks.models import Event
 
@@ -28,18 +29,19 @@ SERIALIZERS = {
 
 
 @cache
-def _serializer(object_name: str) -> Serializer:
+def _representer(object_name: str) -> Representer:
     """One serializer per object, built once: DRF builds a serializer's fields on first use, which
-    costs more than representing an object with them. `to_representation` keeps no state of its
-    own between calls, so one instance serves every thread."""
-    return import_string(SERIALIZERS[object_name])()
+    costs more than representing an object with them. Representing keeps no state of its own
+    between calls, so one instance serves every thread."""
+    serializer: Serializer = import_string(SERIALIZERS[object_name])()
+    return Representer(serializer)
 
 
 def snapshot(*, object_name: str, subject: Model) -> dict[str, Any]:
     # Lists prefetched earlier (say, a station's connectors before one was added) would be stale:
     # a snapshot is the object as it is now. DRF's own update view clears this cache the same way.
     subject._prefetched_objects_cache = {}  # type: ignore[attr-defined]
-    return dict(_serializer(object_name).to_representation(subject))
+    return _representer(object_name)(subject)
 
 
 def event_data(*, type_name: str, subject: Model, changed: Model, snapshots: dict[str, Any]) -> Any:

@@ -131,11 +131,16 @@ def _retry_after_parse(value: str | None) -> float | None:
     return max(when.timestamp() - time.time(), 0.0) if when.tzinfo else None
 
 
+def _storable(text: str) -> str:
+    """`text` as the database can keep it: PostgreSQL's text and jsonb hold no NUL character."""
+    return text.replace("\x00", "\ufffd")
+
+
 def _headers_kept(headers: Iterable[tuple[str, str]]) -> tuple[ResponseHeaders, bool]:
     """The response headers in order, up to the bounds; and whether anything was left out."""
     kept: list[tuple[str, str]] = []
     room, truncated = MAX_RESPONSE_HEADER_CHARS, False
-    for name, value in headers:
+    for name, value in ((_storable(name), _storable(value)) for name, value in headers):
         if len(kept) == MAX_RESPONSE_HEADERS or len(name) >= room:
             return tuple(kept), True
         limit = min(MAX_RESPONSE_HEADER_VALUE, room - len(name))
@@ -165,7 +170,7 @@ def _exchange_on(
         response.close()
         retry_after = _retry_after_parse(response.headers.get("retry-after"))
         kept, truncated = _headers_kept(response.headers.items())
-        return response.status, excerpt.decode(errors="replace"), retry_after, kept, truncated
+        return response.status, _storable(excerpt.decode(errors="replace")), retry_after, kept, truncated
     finally:
         if not _state.watchdog.disarm(token):
             conn.close()
