@@ -32,7 +32,9 @@ class Representer:
 
     def __call__(self, instance: Model) -> dict[str, Any]:
         if self.model is None:
-            self.fields = [(str(field.field_name), field, *_plan(field, instance)) for field in self._readable()]
+            self.fields = [
+                (str(field.field_name), field, *_plan(field, instance)) for field in self._readable()
+            ]
             self.model = type(instance)
         elif type(instance) is not self.model:
             return dict(self.serializer.to_representation(instance))
