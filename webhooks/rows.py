@@ -9,10 +9,9 @@ one JSON parameter (`_InsertInto`), other values through each field's own prepar
 """
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from decimal import Decimal
+from datetime import date, time
 from functools import cache, partial
 from typing import Any
 from uuid import UUID
@@ -110,13 +109,24 @@ def written(objects: Sequence[Model]) -> None:
         connections[DEFAULT_DB_ALIAS].deferred_flush()  # type: ignore[attr-defined]
 
 
-def _json_value(value: Any) -> Any:
-    """What `json.dumps` cannot write of a row's values, as PostgreSQL reads it back."""
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, UUID | Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not a column value an INSERT here can write")
+def _isoformat(value: date | time) -> str:
+    return value.isoformat()
+
+
+def _hex(value: UUID) -> str:
+    return value.hex
+
+
+# How a column's value is written in the JSON of the rows, by its field's type, for PostgreSQL to
+# read back with the column's own input; every other value is written as JSON as it is (a value
+# JSON cannot write fails the INSERT before it is sent).
+_JSON_WRITERS: dict[str, Callable[[Any], Any]] = {
+    "DateTimeField": _isoformat,
+    "DateField": _isoformat,
+    "TimeField": _isoformat,
+    "UUIDField": _hex,
+    "DecimalField": str,
+}
 
 
 @dataclass(frozen=True)
@@ -131,7 +141,7 @@ class _InsertInto:
     """
 
     fields: "list[Field[Any, Any]]"
-    columns: list[str]
+    columns: list[tuple[str, Callable[[Any], Any] | None]]  # name, and how to write its values in JSON
     head: str  # INSERT INTO table (columns)
     row: str  # (%s, %s, ...)
     tail: str  # RETURNING id
@@ -145,8 +155,13 @@ class _InsertInto:
         and its parameters."""
         if self.recordset:
             rows = json.dumps(
-                [dict(zip(self.columns, row, strict=True)) for row in values],
-                default=_json_value,
+                [
+                    {
+                        column: value if write is None or value is None else write(value)
+                        for (column, write), value in zip(self.columns, row, strict=True)
+                    }
+                    for row in values
+                ],
                 ensure_ascii=False,
             )
             yield slice(0, len(values)), self.head, [rows]
@@ -175,7 +190,7 @@ def _insert_into(model: type[Model], names: tuple[str, ...], vendor: str) -> _In
         head = f"{head} SELECT {quoted} FROM json_populate_recordset(NULL::{table(model)}, %s) {tail}"
     return _InsertInto(
         fields=fields,
-        columns=[str(f.column) for f in fields],
+        columns=[(str(f.column), _JSON_WRITERS.get(f.get_internal_type())) for f in fields],
         head=head,
         row=f"({marks(len(fields))})",
         tail=tail,
