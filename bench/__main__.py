@@ -12,8 +12,12 @@ import argparse
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from bench import report, stack
+
+if TYPE_CHECKING:  # imported where used: Django is set up first
+    from bench import scenarios
 
 PARTS = ("save", "pipeline", "perchange", "idle", "scaling", "fairness", "feed")
 RESULTS = frozenset(PARTS) - {"scaling", "feed"}  # the parts whose rows make up the `results` table
@@ -148,6 +152,12 @@ def save(receiver: "stack.Receiver", *, saves: int, notes: list[str]) -> list[re
         "filters and scopes admitted every one."
     )
     target = f"<= {TARGET_SAVE_RATIO} (aim {AIM_SAVE_RATIO})"
+    return [*_save_wall(cost, saves, three, filtered, target), *_save_instructions(notes)]
+
+
+def _save_wall(
+    cost: "scenarios.SaveCost", saves: int, three: float, filtered: float, target: str
+) -> list[report.Row]:
     return [
         report.Row(
             f"(d) save() of a Location, webhooks receivers disconnected ({saves:,} saves)",
@@ -160,6 +170,30 @@ def save(receiver: "stack.Receiver", *, saves: int, notes: list[str]) -> list[re
         ),
         report.Row(
             "(d) ratio, filtered and scoped", f"{filtered:.2f}", target, filtered <= TARGET_SAVE_RATIO
+        ),
+    ]
+
+
+def _save_instructions(notes: list[str]) -> list[report.Row]:
+    """(d) in instructions of the saving process (bench/instructions.py), when valgrind is here."""
+    from bench import instructions
+
+    if not instructions.available():
+        notes.append("(d) Instructions per save() not counted: valgrind is not installed.")
+        return []
+    counted = instructions.count()
+    print(
+        f"(d) instructions per save(): {counted.disconnected:,.0f} disconnected, "
+        f"{counted.three:,.0f} with 3 endpoints ({counted.ratio:.2f})",
+        flush=True,
+    )
+    return [
+        report.Row(
+            "(d) instructions per save() in the saving process (valgrind), disconnected / 3 endpoints",
+            f"{counted.disconnected / 1e6:.2f} M / {counted.three / 1e6:.2f} M",
+        ),
+        report.Row(
+            "(d) ratio of instructions (the process's CPU alone; same work, no noise)", f"{counted.ratio:.2f}"
         ),
     ]
 

@@ -60,8 +60,8 @@ def endpoint_disable(
         )
         webhook_event_record(type_name="webhook.disabled", endpoint=endpoint_id)
         pending = Delivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING)
-        # Locked in id order, as workers lock the deliveries they record: two transactions that both
-        # update many of them then wait for each other in turn, never in a circle.
+        # Locked in id order, as workers lock the deliveries they record (outcomes._lock_in_id_order):
+        # two transactions that both update many of them then wait for each other in turn.
         locked = list(pending.select_for_update(of=("self",)).order_by("id").values_list("id", flat=True))
         skipped = pending.filter(id__in=locked).update(
             status=DeliveryStatus.SKIPPED, next_attempt_at=None, claimed_until=None, claim_token=None

@@ -99,6 +99,7 @@ def outcomes_record(
         d = o.delivery
         groups[(d.claim_token, d.status, d.next_attempt_at, d.last_status_code)].append(d.pk)
     with transaction.atomic():
+        _lock_in_id_order([*(o.delivery.pk for o in outcomes), *(d.pk for d in (*skipped, *released))])
         held = _update_held(groups, now, expected=len(outcomes))
         recorded = [o for o in outcomes if o.delivery.pk in held]
         rows.insert_values(
@@ -158,6 +159,23 @@ def outcomes_record(
         logger.info("webhooks.delivery.released", extra={"deliveries": len(released)})
 
 
+def _lock_in_id_order(ids: list[int]) -> None:
+    """Lock these deliveries' rows in id order before a batch's statements update them.
+
+    Disabling an endpoint locks its pending deliveries in id order. A batch's statements would lock
+    theirs in the order of their groups (outcome, skipped, released) and of each statement's scan:
+    two such transactions could each hold a row the other waits for, and PostgreSQL would abort
+    one (a deadlock). Taken in one order first, they only wait for each other in turn.
+    """
+    if len(ids) < 2 or not connection.features.has_select_for_update:
+        return  # one row cannot close a circle; SQLite writes one transaction at a time
+    condition, params = rows.in_ids("id", sorted(set(ids)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {rows.table(Delivery)} WHERE {condition} ORDER BY id FOR UPDATE", params
+        )
+
+
 def _update_held(groups: dict[_Group, list[int]], now: datetime, *, expected: int) -> set[int]:
     """Update the deliveries this worker still holds; return their ids."""
     updated = 0
@@ -169,10 +187,6 @@ def _update_held(groups: dict[_Group, list[int]], now: datetime, *, expected: in
         ]
     )
     every = sorted(pk for ids in groups.values() for pk in ids)
-    if len(groups) > 1:
-        # Several statements: lock their rows in id order first, as a disable does, so that the two
-        # never wait for each other in a circle. One statement (the common case) needs no such turn.
-        list(Delivery.objects.filter(id__in=every).select_for_update().order_by("id").values_list("id"))
     with connection.cursor() as cursor:
         for (token, status, next_attempt_at, status_code), ids in groups.items():
             changes = dict(zip(RECORDED, (status, next_attempt_at, status_code, now), strict=True))
