@@ -142,7 +142,7 @@ class _InsertInto:
 
     fields: "list[Field[Any, Any]]"
     columns: list[tuple[str, Callable[[Any], Any] | None]]  # name, and how to write its values in JSON
-    head: str  # INSERT INTO table (columns)
+    head: str  # INSERT INTO table (columns); on PostgreSQL, the whole statement
     row: str  # (%s, %s, ...)
     tail: str  # RETURNING id
     recordset: bool  # PostgreSQL: the rows as one JSON parameter
@@ -177,6 +177,11 @@ class _InsertInto:
             yield slice(start, start + len(chunk)), statement, params
 
 
+def _stored_as(field: "Field[Any, Any]") -> str:
+    """The field's type as its column stores it: a foreign key's is the key it refers to."""
+    return str(getattr(field, "target_field", field).get_internal_type())
+
+
 @cache
 def _insert_into(model: type[Model], names: tuple[str, ...], vendor: str) -> _InsertInto:
     # Built once per model, columns and database: quoting a name goes through the connection proxy,
@@ -190,7 +195,7 @@ def _insert_into(model: type[Model], names: tuple[str, ...], vendor: str) -> _In
         head = f"{head} SELECT {quoted} FROM json_populate_recordset(NULL::{table(model)}, %s) {tail}"
     return _InsertInto(
         fields=fields,
-        columns=[(str(f.column), _JSON_WRITERS.get(f.get_internal_type())) for f in fields],
+        columns=[(str(f.column), _JSON_WRITERS.get(_stored_as(f))) for f in fields],
         head=head,
         row=f"({marks(len(fields))})",
         tail=tail,
