@@ -192,7 +192,7 @@ def _insert_into(model: type[Model], names: tuple[str, ...], vendor: str) -> _In
     tail = f"RETURNING {connection.ops.quote_name('id')}"
     recordset = vendor == "postgresql"
     if recordset:
-        head = f"{head} SELECT {quoted} FROM json_populate_recordset(NULL::{table(model)}, %s) {tail}"
+        head = f"{head} SELECT {quoted} FROM json_populate_recordset(NULL::{table(model)}, %s::json) {tail}"
     return _InsertInto(
         fields=fields,
         columns=[(str(f.column), _JSON_WRITERS.get(_stored_as(f))) for f in fields],
