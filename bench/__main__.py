@@ -12,12 +12,8 @@ import argparse
 import os
 import sys
 import time
-from typing import TYPE_CHECKING
 
 from bench import report, stack
-
-if TYPE_CHECKING:  # imported where used: Django is set up first
-    from bench import scenarios
 
 PARTS = ("save", "pipeline", "perchange", "idle", "scaling", "fairness", "feed")
 RESULTS = frozenset(PARTS) - {"scaling", "feed"}  # the parts whose rows make up the `results` table
@@ -152,12 +148,6 @@ def save(receiver: "stack.Receiver", *, saves: int, notes: list[str]) -> list[re
         "filters and scopes admitted every one."
     )
     target = f"<= {TARGET_SAVE_RATIO} (aim {AIM_SAVE_RATIO})"
-    return [*_save_wall(cost, saves, three, filtered, target), *_save_instructions(notes)]
-
-
-def _save_wall(
-    cost: "scenarios.SaveCost", saves: int, three: float, filtered: float, target: str
-) -> list[report.Row]:
     return [
         report.Row(
             f"(d) save() of a Location, webhooks receivers disconnected ({saves:,} saves)",
@@ -171,6 +161,7 @@ def _save_wall(
         report.Row(
             "(d) ratio, filtered and scoped", f"{filtered:.2f}", target, filtered <= TARGET_SAVE_RATIO
         ),
+        *_save_instructions(notes),
     ]
 
 
@@ -182,11 +173,7 @@ def _save_instructions(notes: list[str]) -> list[report.Row]:
         notes.append("(d) Instructions per save() not counted: valgrind is not installed.")
         return []
     counted = instructions.count()
-    print(
-        f"(d) instructions per save(): {counted.disconnected:,.0f} disconnected, "
-        f"{counted.three:,.0f} with 3 endpoints ({counted.ratio:.2f})",
-        flush=True,
-    )
+    print(counted.summary, flush=True)
     return [
         report.Row(
             "(d) instructions per save() in the saving process (valgrind), disconnected / 3 endpoints",

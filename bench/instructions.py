@@ -35,6 +35,13 @@ class Instructions:
     def ratio(self) -> float:
         return self.three / self.disconnected
 
+    @property
+    def summary(self) -> str:
+        return (
+            f"(d) instructions per save(): {self.disconnected:,.0f} disconnected, "
+            f"{self.three:,.0f} with 3 endpoints ({self.ratio:.2f})"
+        )
+
 
 def available() -> bool:
     return bool(shutil.which("valgrind") and shutil.which("callgrind_control"))
@@ -134,11 +141,7 @@ def main(argv: list[str]) -> int:
 
     django.setup()
     stack.database_migrate()
-    figures = count()
-    print(
-        f"(d) instructions per save(): {figures.disconnected:,.0f} disconnected, "
-        f"{figures.three:,.0f} with 3 endpoints ({figures.ratio:.2f})"
-    )
+    print(count().summary)
     return 0
 
 

@@ -142,10 +142,10 @@ class _InsertInto:
 
     fields: "list[Field[Any, Any]]"
     columns: list[tuple[str, Callable[[Any], Any] | None]]  # name, and how to write its values in JSON
-    head: str  # INSERT INTO table (columns); on PostgreSQL, the whole statement
+    recordset: str | None  # PostgreSQL: the whole statement, its rows one JSON parameter
+    head: str  # INSERT INTO table (columns), before a VALUES list
     row: str  # (%s, %s, ...)
     tail: str  # RETURNING id
-    recordset: bool  # PostgreSQL: the rows as one JSON parameter
     per_statement: int  # rows, in a VALUES list
 
     def statements(
@@ -164,7 +164,7 @@ class _InsertInto:
                 ],
                 ensure_ascii=False,
             )
-            yield slice(0, len(values)), self.head, [rows]
+            yield slice(0, len(values)), self.recordset, [rows]
             return
         for start in range(0, len(values), self.per_statement):
             chunk = values[start : start + self.per_statement]
@@ -190,9 +190,11 @@ def _insert_into(model: type[Model], names: tuple[str, ...], vendor: str) -> _In
     quoted = ", ".join(_quoted(f) for f in fields)
     head = f"INSERT INTO {table(model)} ({quoted})"
     tail = f"RETURNING {connection.ops.quote_name('id')}"
-    recordset = vendor == "postgresql"
-    if recordset:
-        head = f"{head} SELECT {quoted} FROM json_populate_recordset(NULL::{table(model)}, %s::json) {tail}"
+    recordset = (
+        f"{head} SELECT {quoted} FROM json_populate_recordset(NULL::{table(model)}, %s::json) {tail}"
+        if vendor == "postgresql"
+        else None
+    )
     return _InsertInto(
         fields=fields,
         columns=[(str(f.column), _JSON_WRITERS.get(_stored_as(f))) for f in fields],
