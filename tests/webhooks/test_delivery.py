@@ -1,6 +1,7 @@
 """The delivery service, in this process, against a real HTTP receiver on 127.0.0.1."""
 
 import json
+import logging
 import threading
 import time
 from datetime import timedelta
@@ -96,6 +97,35 @@ def test_a_500_is_retried_by_the_schedule_then_fails(
     assert Attempt.objects.filter(delivery=last).latest("id").response_excerpt == "bad gateway"
     ids = {r.headers["webhook-id"] for r in receiver.requests("/a")}
     assert len(ids) == 1  # the event id is stable across retries
+
+
+def test_successes_are_one_log_line_per_batch_and_each_failure_its_own(
+    receiver: Receiver, station: Chargestation, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A line per success cost a worker about as much CPU as recording the attempt; each one is in
+    # its Attempt row and in /metrics, and DEBUG still logs every one.
+    for path in ("/a", "/b", "/c"):
+        endpoint_at(receiver, path, station.organization)
+    receiver.behave("/c", status(500))
+    toggle(station)
+
+    with caplog.at_level(logging.INFO, logger="webhooks.delivery.outcomes"):
+        deliver_waiting()
+
+    lines = [(r.getMessage(), r.__dict__) for r in caplog.records if r.name == "webhooks.delivery.outcomes"]
+    assert [(message, fields["deliveries"]) for message, fields in lines if "deliveries" in fields] == [
+        ("webhooks.deliveries.succeeded", 2)
+    ]
+    failed = [fields for message, fields in lines if message == "webhooks.delivery.failed"]
+    assert [fields["status_code"] for fields in failed] == [500]
+    assert not [message for message, _ in lines if message == "webhooks.delivery.succeeded"]
+
+    caplog.clear()
+    toggle(station)
+    with caplog.at_level(logging.DEBUG, logger="webhooks.delivery.outcomes"):
+        deliver_waiting()
+    each = [r for r in caplog.records if r.getMessage() == "webhooks.delivery.succeeded"]
+    assert len(each) == 2 and {r.levelno for r in each} == {logging.DEBUG}
 
 
 def test_an_answer_with_nul_characters_is_recorded(receiver: Receiver, station: Chargestation) -> None:

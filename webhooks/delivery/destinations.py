@@ -187,6 +187,14 @@ def url_split(url: str) -> SplitResult:
 
 
 def target_parse(url: str) -> Target:
+    """The destination `url` names; DestinationRefused with the reason when it may not be one."""
+    return _target_parse(url, settings.DEBUG or settings.WEBHOOKS_ALLOW_HTTP)
+
+
+# Every send parses its endpoint's URL: a worker sends to the same few over and over. (Refusals
+# raise, and are not kept.)
+@lru_cache(maxsize=1024)
+def _target_parse(url: str, allow_http: bool) -> Target:
     parts = url_split(url)
     port = parts.port
     try:
@@ -197,7 +205,7 @@ def target_parse(url: str) -> Target:
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise DestinationRefused("the URL must start with https://")
-    if scheme == "http" and not (settings.DEBUG or settings.WEBHOOKS_ALLOW_HTTP):
+    if scheme == "http" and not allow_http:
         raise DestinationRefused("HTTPS is required")
     if "@" in parts.netloc:
         raise DestinationRefused("credentials in the URL are not allowed")
@@ -231,7 +239,13 @@ def _networks_parse(raw: tuple[str, ...]) -> tuple[IpNetwork, ...]:
 
 
 def _address_refusal(address: IpAddress) -> str:
-    if any(address in network for network in _allowed_networks()):
+    return _refusal(address, _allowed_networks())
+
+
+# Checked at every send, against about thirty networks: a worker sends to the same few addresses.
+@lru_cache(maxsize=1024)
+def _refusal(address: IpAddress, allowed: tuple[IpNetwork, ...]) -> str:
+    if any(address in network for network in allowed):
         return ""
     label = next((label for network, label in _REFUSED if address in network), "")
     if not label and not address.is_global:

@@ -12,6 +12,7 @@ Headers, bodies and URLs are never logged: they carry signatures and, often, tok
 import http.client
 import logging
 import os
+import select
 import ssl
 import threading
 import time
@@ -20,9 +21,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 import certifi
-import urllib3.exceptions
 from django.conf import settings
-from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from webhooks.delivery.destinations import (
     DestinationRefused,
@@ -64,27 +63,65 @@ class HttpResult:
         return not self.error and self.status_code is not None and 200 <= self.status_code < 300
 
 
+class _Unreachable(Exception):
+    """No TCP connection to this address (refused, unroutable, timed out): another may answer.
+    The socket's own error is the cause."""
+
+
+class _Connection(http.client.HTTPConnection):
+    """http.client's keep-alive connection to one checked address (as the raw loop of `make bench`
+    (a) uses it: headers and body go out in one write)."""
+
+    def connect(self) -> None:
+        try:
+            super().connect()
+        except OSError as exc:
+            raise _Unreachable from exc
+
+    @property
+    def dropped(self) -> bool:
+        """An idle connection that the server has closed (or has sent something unasked on)."""
+        if self.sock is None:
+            return True
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        return bool(poller.poll(0))
+
+
+class _TlsConnection(_Connection):
+    """The same over TLS: connected to the address, SNI and the certificate check on the hostname."""
+
+    def __init__(self, address: str, port: int, *, hostname: str, context: ssl.SSLContext) -> None:
+        super().__init__(address, port)
+        self.hostname, self.context = hostname, context
+
+    def connect(self) -> None:
+        super().connect()
+        assert self.sock is not None
+        self.sock = self.context.wrap_socket(self.sock, server_hostname=self.hostname)
+
+
 class _State:
     """Per-process: keep-alive connections per (scheme, host, port, ip), the watchdog, TLS contexts."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.idle: dict[_Key, list[HTTPConnection]] = {}
+        self.idle: dict[_Key, list[_Connection]] = {}
         self.watchdog = Watchdog("webhooks-http-watchdog")
         self.ssl_contexts: dict[str, ssl.SSLContext] = {}
 
-    def checkout(self, key: _Key) -> HTTPConnection | None:
+    def checkout(self, key: _Key) -> _Connection | None:
         while True:
             with self.lock:
                 idle = self.idle.get(key)
                 if not idle:
                     return None
                 conn = idle.pop()
-            if conn.is_connected:  # False once the server has closed its side
+            if not conn.dropped:
                 return conn
             conn.close()
 
-    def checkin(self, key: _Key, conn: HTTPConnection) -> None:
+    def checkin(self, key: _Key, conn: _Connection) -> None:
         with self.lock:
             idle = self.idle.setdefault(key, [])
             if len(idle) < MAX_IDLE_PER_DESTINATION:
@@ -111,13 +148,11 @@ def _state_reset() -> None:
 os.register_at_fork(after_in_child=_state_reset)
 
 
-def _connection_new(target: Target, address: IpAddress) -> HTTPConnection:
+def _connection_new(target: Target, address: IpAddress) -> _Connection:
     if target.scheme == "http":
-        return HTTPConnection(str(address), target.port)
+        return _Connection(str(address), target.port)
     cafile = os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where()  # the variable `requests` honours
-    return HTTPSConnection(
-        str(address), target.port, server_hostname=target.host, ssl_context=_state.ssl_context(cafile)
-    )
+    return _TlsConnection(str(address), target.port, hostname=target.host, context=_state.ssl_context(cafile))
 
 
 def _retry_after_parse(value: str | None) -> float | None:
@@ -152,19 +187,21 @@ def _headers_kept(headers: Iterable[tuple[str, str]]) -> tuple[ResponseHeaders, 
 
 
 def _exchange_on(
-    conn: HTTPConnection, key: _Key, path: str, body: bytes, headers: dict[str, str], deadline: float
+    conn: _Connection, key: _Key, path: str, body: bytes, headers: dict[str, str], deadline: float
 ) -> _Answer:
     token = _state.watchdog.arm(conn, deadline)
     reusable = False
     try:
-        conn.timeout = max(deadline - time.monotonic(), 0.001)
+        conn.timeout = max(deadline - time.monotonic(), 0.001)  # each read's, and connecting's
         if conn.sock is None:
             conn.connect()
-        conn.request("POST", path, body=body, headers=headers, preload_content=False)
+        else:
+            conn.sock.settimeout(conn.timeout)
+        conn.request("POST", path, body=body, headers=headers)
         response = conn.getresponse()
-        excerpt = response.read(EXCERPT_BYTES, decode_content=False)
+        excerpt = response.read(EXCERPT_BYTES)
         # One byte more tells whether the body is over; if not, stop reading and drop the connection.
-        finished = len(excerpt) < EXCERPT_BYTES or not response.read(1, decode_content=False)
+        finished = len(excerpt) < EXCERPT_BYTES or not response.read(1)
         # http.client has already let go of the socket (sock None) if the server said it would close.
         reusable = finished and conn.sock is not None
         response.close()
@@ -190,7 +227,7 @@ def _exchange(
         try:
             conn = pooled or _connection_new(target, address)
             return _exchange_on(conn, key, target.path, body, headers, deadline)
-        except urllib3.exceptions.NewConnectionError:
+        except _Unreachable:
             if index + 1 == len(addresses):
                 raise  # else: every address was checked, the next one is as legitimate
         except _STALE:
@@ -210,9 +247,7 @@ def _error_describe(exc: BaseException, limit: float) -> str:
             return f"TLS: {cause.reason or cause}"
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
-        if isinstance(cause, TimeoutError | urllib3.exceptions.ConnectTimeoutError) and not isinstance(
-            cause, urllib3.exceptions.NewConnectionError
-        ):
+        if isinstance(cause, TimeoutError):
             return f"timeout after {limit:.1f} s"
         if isinstance(cause, http.client.RemoteDisconnected):  # a ConnectionResetError too
             return "connection closed without a response"
@@ -243,7 +278,7 @@ def post(url: str, *, body: bytes, headers: Mapping[str, str], timeout: float | 
         )
     except DestinationRefused as exc:
         error = f"refused destination: {exc.reason}"
-    except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+    except (_Unreachable, OSError, http.client.HTTPException) as exc:
         error = _error_describe(exc, limit)
     duration_ms = round((time.monotonic() - started) * 1000)
     if error:
