@@ -57,8 +57,18 @@ def encrypt(text: str) -> str:
 
 
 def decrypt(token: str) -> str:
+    keys = tuple(key.strip() for key in settings.ENCRYPTION_KEYS if key.strip())
+    return _decrypted(token, keys, settings.DEBUG, settings.SECRET_KEY)
+
+
+# A worker loads the same endpoints' secrets at every claim, and a token decrypts (an HMAC check
+# and AES) to the same text every time: once per process, under the keys of the moment. The text
+# is in this process's memory while it is in use anyway; a token that no key decrypts raises, and
+# is not kept.
+@lru_cache(maxsize=4096)
+def _decrypted(token: str, keys: tuple[str, ...], debug: bool, secret_key: str) -> str:
     try:
-        return fernet().decrypt(token.encode()).decode()
+        return _fernet(keys, debug, secret_key).decrypt(token.encode()).decode()
     except InvalidToken:
         raise ImproperlyConfigured(
             "A stored secret decrypts with none of ENCRYPTION_KEYS: was its key dropped before "
