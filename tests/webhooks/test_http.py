@@ -588,3 +588,110 @@ def test_https_refuses_an_untrusted_certificate(
 
     assert result.status_code is None
     assert result.error.startswith("TLS: ")
+
+
+# --- the HTTP/1.1 exchange (webhooks/delivery/http1.py) -------------------------------------------
+
+
+def _answering(*answers: bytes) -> Callable[[socket.socket], None]:
+    """A connection handler that answers each request it reads with the next of `answers`, then
+    closes the connection."""
+
+    def handle(conn: socket.socket) -> None:
+        for answer in answers:
+            request_read(conn)
+            conn.sendall(answer)
+        conn.close()
+
+    return handle
+
+
+@pytest.mark.usefixtures("local")
+def test_an_interim_answer_is_passed_over_for_the_final_one() -> None:
+    # Given a server that says 100 Continue (unasked), then answers, on one keep-alive connection
+    final = b"HTTP/1.1 202 Accepted\r\nX-Final: yes\r\nContent-Length: 4\r\n\r\ndone"
+    with raw_server(_answering(b"HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\n" + final, final)) as (
+        port,
+        accepted,
+    ):
+        url = f"http://127.0.0.1:{port}/"
+        first = http.post(url, body=b"{}", headers=HEADERS)
+        second = http.post(url, body=b"{}", headers=HEADERS)
+
+    # Then the final answer is the result, with its own headers only, and the connection was reused
+    assert (first.status_code, first.body_excerpt, first.error) == (202, "done", "")
+    assert ("X-Final", "yes") in first.headers and not any(n == "X-Interim" for n, _ in first.headers)
+    assert (second.status_code, second.body_excerpt) == (202, "done")
+    assert len(accepted) == 1
+
+
+@pytest.mark.usefixtures("local")
+def test_a_chunked_body_is_read_as_its_content() -> None:
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    with raw_server(_answering(chunked, chunked)) as (port, accepted):
+        url = f"http://127.0.0.1:{port}/"
+        results = [http.post(url, body=b"{}", headers=HEADERS) for _ in range(2)]
+
+    assert [(r.status_code, r.body_excerpt) for r in results] == [(200, "abcde"), (200, "abcde")]
+    assert len(accepted) == 1  # read to its end: the connection was kept
+
+
+@pytest.mark.usefixtures("local")
+def test_a_body_that_ends_with_the_connection_is_the_answer() -> None:
+    # An answer with neither Content-Length nor chunks: its body is whatever comes before the close
+    with raw_server(_answering(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nbye")) as (port, _):
+        result = http.post(f"http://127.0.0.1:{port}/", body=b"{}", headers=HEADERS)
+
+    assert (result.status_code, result.body_excerpt, result.error) == (200, "bye", "")
+
+
+@pytest.mark.usefixtures("local")
+def test_an_answer_that_is_not_http_is_a_failed_attempt() -> None:
+    with raw_server(_answering(b"SSH-2.0-OpenSSH_9.2\r\n")) as (port, _):
+        result = http.post(f"http://127.0.0.1:{port}/", body=b"{}", headers=HEADERS)
+
+    assert result.status_code is None
+    assert result.error.startswith("invalid HTTP response (")
+
+
+@pytest.mark.usefixtures("local")
+def test_a_connection_with_bytes_after_the_answer_is_not_reused() -> None:
+    junk = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    with raw_server(_answering(junk, junk)) as (port, accepted):
+        url = f"http://127.0.0.1:{port}/"
+        results = [http.post(url, body=b"{}", headers=HEADERS) for _ in range(2)]
+
+    # The second answer on the wire was never asked for: each post got its own connection
+    assert [(r.status_code, r.body_excerpt) for r in results] == [(200, "ok"), (200, "ok")]
+    assert len(accepted) == 2
+
+
+@pytest.mark.usefixtures("local")
+def test_a_header_that_would_break_the_request_is_not_sent() -> None:
+    with http_server() as (url, seen):
+        result = http.post(url, body=b"{}", headers={**HEADERS, "x-note": "a\r\nx-injected: 1"})
+
+    assert result.status_code is None and result.error.startswith("invalid request (")
+    assert seen.requests == []
+
+
+@pytest.mark.usefixtures("local")
+def test_the_request_is_written_in_one_piece_with_its_length() -> None:
+    # Given a server that reads the whole request with a single recv
+    heads: list[bytes] = []
+
+    def one_read(conn: socket.socket) -> None:
+        heads.append(conn.recv(65536))
+        conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+        conn.close()
+
+    with raw_server(one_read) as (port, _):
+        result = http.post(f"http://127.0.0.1:{port}/p?q=1", body=b'{"a":1}', headers=HEADERS)
+
+    assert result.status_code == 204
+    head, _, body = heads[0].partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"POST /p?q=1 HTTP/1.1"
+    assert f"Host: 127.0.0.1:{port}".encode() in lines
+    assert b"Content-Length: 7" in lines and b"webhook-id: evt_1" in lines
+    assert body == b'{"a":1}'

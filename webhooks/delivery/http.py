@@ -9,10 +9,8 @@ otherwise hold a worker thread.
 Headers, bodies and URLs are never logged: they carry signatures and, often, tokens.
 """
 
-import http.client
 import logging
 import os
-import select
 import ssl
 import threading
 import time
@@ -23,6 +21,7 @@ from email.utils import parsedate_to_datetime
 import certifi
 from django.conf import settings
 
+from webhooks.delivery import http1
 from webhooks.delivery.destinations import (
     DestinationRefused,
     IpAddress,
@@ -45,7 +44,7 @@ MAX_RESPONSE_HEADERS = 30
 MAX_RESPONSE_HEADER_CHARS = 4096
 MAX_RESPONSE_HEADER_VALUE = 512
 MAX_IDLE_PER_DESTINATION = 32
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+_STALE = (http1.ClosedWithoutAnswer, ConnectionResetError, BrokenPipeError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,54 +62,16 @@ class HttpResult:
         return not self.error and self.status_code is not None and 200 <= self.status_code < 300
 
 
-class _Unreachable(Exception):
-    """No TCP connection to this address (refused, unroutable, timed out): another may answer.
-    The socket's own error is the cause."""
-
-
-class _Connection(http.client.HTTPConnection):
-    """http.client's keep-alive connection to one checked address (as the raw loop of `make bench`
-    (a) uses it: headers and body go out in one write)."""
-
-    def connect(self) -> None:
-        try:
-            super().connect()
-        except OSError as exc:
-            raise _Unreachable from exc
-
-    @property
-    def dropped(self) -> bool:
-        """An idle connection that the server has closed (or has sent something unasked on)."""
-        if self.sock is None:
-            return True
-        poller = select.poll()
-        poller.register(self.sock, select.POLLIN)
-        return bool(poller.poll(0))
-
-
-class _TlsConnection(_Connection):
-    """The same over TLS: connected to the address, SNI and the certificate check on the hostname."""
-
-    def __init__(self, address: str, port: int, *, hostname: str, context: ssl.SSLContext) -> None:
-        super().__init__(address, port)
-        self.hostname, self.context = hostname, context
-
-    def connect(self) -> None:
-        super().connect()
-        assert self.sock is not None
-        self.sock = self.context.wrap_socket(self.sock, server_hostname=self.hostname)
-
-
 class _State:
     """Per-process: keep-alive connections per (scheme, host, port, ip), the watchdog, TLS contexts."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.idle: dict[_Key, list[_Connection]] = {}
+        self.idle: dict[_Key, list[http1.Connection]] = {}
         self.watchdog = Watchdog("webhooks-http-watchdog")
         self.ssl_contexts: dict[str, ssl.SSLContext] = {}
 
-    def checkout(self, key: _Key) -> _Connection | None:
+    def checkout(self, key: _Key) -> http1.Connection | None:
         while True:
             with self.lock:
                 idle = self.idle.get(key)
@@ -121,7 +82,7 @@ class _State:
                 return conn
             conn.close()
 
-    def checkin(self, key: _Key, conn: _Connection) -> None:
+    def checkin(self, key: _Key, conn: http1.Connection) -> None:
         with self.lock:
             idle = self.idle.setdefault(key, [])
             if len(idle) < MAX_IDLE_PER_DESTINATION:
@@ -148,11 +109,13 @@ def _state_reset() -> None:
 os.register_at_fork(after_in_child=_state_reset)
 
 
-def _connection_new(target: Target, address: IpAddress) -> _Connection:
+def _connection_new(target: Target, address: IpAddress) -> http1.Connection:
     if target.scheme == "http":
-        return _Connection(str(address), target.port)
+        return http1.Connection(str(address), target.port)
     cafile = os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where()  # the variable `requests` honours
-    return _TlsConnection(str(address), target.port, hostname=target.host, context=_state.ssl_context(cafile))
+    return http1.Connection(
+        str(address), target.port, hostname=target.host, context=_state.ssl_context(cafile)
+    )
 
 
 def _retry_after_parse(value: str | None) -> float | None:
@@ -187,27 +150,27 @@ def _headers_kept(headers: Iterable[tuple[str, str]]) -> tuple[ResponseHeaders, 
 
 
 def _exchange_on(
-    conn: _Connection, key: _Key, path: str, body: bytes, headers: dict[str, str], deadline: float
+    conn: http1.Connection, key: _Key, target: Target, body: bytes, headers: dict[str, str], deadline: float
 ) -> _Answer:
     token = _state.watchdog.arm(conn, deadline)
     reusable = False
     try:
-        conn.timeout = max(deadline - time.monotonic(), 0.001)  # each read's, and connecting's
         if conn.sock is None:
-            conn.connect()
-        else:
-            conn.sock.settimeout(conn.timeout)
-        conn.request("POST", path, body=body, headers=headers)
-        response = conn.getresponse()
-        excerpt = response.read(EXCERPT_BYTES)
-        # One byte more tells whether the body is over; if not, stop reading and drop the connection.
-        finished = len(excerpt) < EXCERPT_BYTES or not response.read(1)
-        # http.client has already let go of the socket (sock None) if the server said it would close.
-        reusable = finished and conn.sock is not None
-        response.close()
-        retry_after = _retry_after_parse(response.headers.get("retry-after"))
-        kept, truncated = _headers_kept(response.headers.items())
-        return response.status, _storable(excerpt.decode(errors="replace")), retry_after, kept, truncated
+            conn.connect(max(deadline - time.monotonic(), 0.001))
+        answer = conn.post(
+            target.path,
+            host=target.host_header,
+            headers=headers,
+            body=body,
+            excerpt=EXCERPT_BYTES,
+            timeout=max(deadline - time.monotonic(), 0.001),  # each read's
+        )
+        reusable = answer.reusable  # a longer body is not read on: the connection is dropped
+        retry_after = _retry_after_parse(
+            next((v for n, v in answer.headers if n.lower() == "retry-after"), None)
+        )
+        kept, truncated = _headers_kept(answer.headers)
+        return answer.status, _storable(answer.body.decode(errors="replace")), retry_after, kept, truncated
     finally:
         if not _state.watchdog.disarm(token):
             conn.close()
@@ -226,15 +189,15 @@ def _exchange(
         pooled = _state.checkout(key)
         try:
             conn = pooled or _connection_new(target, address)
-            return _exchange_on(conn, key, target.path, body, headers, deadline)
-        except _Unreachable:
+            return _exchange_on(conn, key, target, body, headers, deadline)
+        except http1.Unreachable:
             if index + 1 == len(addresses):
                 raise  # else: every address was checked, the next one is as legitimate
         except _STALE:
             if pooled is None or time.monotonic() >= deadline:
                 raise
             # The server had closed this idle keep-alive connection: once more on a fresh one.
-            return _exchange_on(_connection_new(target, address), key, target.path, body, headers, deadline)
+            return _exchange_on(_connection_new(target, address), key, target, body, headers, deadline)
     raise AssertionError("no address to try")
 
 
@@ -249,12 +212,14 @@ def _error_describe(exc: BaseException, limit: float) -> str:
             return "connection refused"
         if isinstance(cause, TimeoutError):
             return f"timeout after {limit:.1f} s"
-        if isinstance(cause, http.client.RemoteDisconnected):  # a ConnectionResetError too
+        if isinstance(cause, http1.ClosedWithoutAnswer):  # a ConnectionResetError too
             return "connection closed without a response"
         if isinstance(cause, ConnectionResetError):
             return "connection reset by the server"
-        if isinstance(cause, http.client.HTTPException):
-            return f"invalid HTTP response ({type(cause).__name__})"
+        if isinstance(cause, http1.InvalidResponse):
+            return f"invalid HTTP response ({cause})"
+        if isinstance(cause, http1.InvalidRequest):
+            return f"invalid request ({cause})"
         if isinstance(cause, OSError) and cause.strerror:
             return f"network error: {cause.strerror}"
         cause = cause.__cause__ or cause.__context__
@@ -272,13 +237,13 @@ def post(url: str, *, body: bytes, headers: Mapping[str, str], timeout: float | 
         target = target_parse(url)
         host = target.host
         addresses = addresses_check(target, started + limit)
-        sent = {**{k: v for k, v in headers.items() if k.lower() != "host"}, "Host": target.host_header}
+        sent = {k: v for k, v in headers.items() if k.lower() != "host"}
         status, excerpt, retry_after, kept, truncated = _exchange(
             target, addresses, body, sent, started + limit
         )
     except DestinationRefused as exc:
         error = f"refused destination: {exc.reason}"
-    except (_Unreachable, OSError, http.client.HTTPException) as exc:
+    except (http1.Unreachable, http1.InvalidResponse, http1.InvalidRequest, OSError) as exc:
         error = _error_describe(exc, limit)
     duration_ms = round((time.monotonic() - started) * 1000)
     if error:
