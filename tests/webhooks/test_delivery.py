@@ -16,7 +16,7 @@ from chargestations.models import Chargestation
 from organizations.models import Organization
 from tests.e2e.receiver import Receiver, hang, ok, sequence, status
 from tests.factories import ChargestationFactory, EndpointFactory, LocationFactory
-from tests.pipeline import deliver_waiting
+from tests.pipeline import deliver_waiting, fan_out_waiting
 from webhooks.delivery import claims, fanout
 from webhooks.delivery import sending as delivery
 from webhooks.endpoints.services import endpoint_rotate_secret
@@ -315,6 +315,32 @@ def test_a_dead_endpoint_does_not_hold_back_healthy_ones(
     healthy = [r for r in receiver.requests() if r.path != "/dead"]
     assert len(healthy) == 5
     assert max(r.received_at for r in healthy) - started < 1.0
+
+
+def test_a_fan_out_sends_its_next_batch_with_its_leased_one_not_after_it(
+    receiver: Receiver, station: Chargestation, settings: Settings
+) -> None:
+    # Given batches of 2, a hanging endpoint and a healthy one, and one event of each of two
+    # chargestations: the fan-out leases the first event's 2 deliveries, and the second event's
+    # are its next batch
+    settings.WEBHOOKS_TIMEOUT = 2.0
+    other = ChargestationFactory.create(organization=station.organization)
+    fan_out_waiting()  # the stations' own creation: before any endpoint, so for none
+    settings.WEBHOOKS_BATCH_SIZE = 2
+    endpoint_at(receiver, "/dead", station.organization)
+    receiver.behave("/dead", hang(5))
+    endpoint_at(receiver, "/ok", station.organization)
+    toggle(station)
+    toggle(other)
+
+    started = time.time()
+    deliver_waiting()
+
+    # Then both events reached the healthy endpoint at once: the second did not wait for the first
+    # batch's probe of the hanging endpoint (before, it waited for the probe's patience, or worse)
+    healthy = receiver.requests("/ok")
+    assert len(healthy) == 2
+    assert max(r.received_at for r in healthy) - started < delivery.PROBE_PATIENCE / 2
 
 
 def test_a_batch_waiting_on_its_probe_of_a_hanging_endpoint_sends_other_due_deliveries_meanwhile(

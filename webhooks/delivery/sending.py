@@ -119,10 +119,10 @@ def _fan_out_and_send(event_ids: list[int] | None) -> int | None:
     here, elsewhere = fanned.waiting[:batch], fanned.waiting[batch:]
     if elsewhere:  # more than this worker's batch (many endpoints): other workers take them now
         queue.deliveries_enqueue(elsewhere, backlog=True)
-    sent = _send_and_follow(fanned.claimed)
-    if here:
-        sent += _send_and_follow(deliveries_claim(ids=here))
-    return sent
+    # The next batch's worth goes out with the leased one, not after it: a batch can take as long as
+    # an endpoint's timeout (a probe that hangs), and nothing else would send these meanwhile. (What
+    # the claim holds back, a chain's next delivery, follows once its chain's head is settled.)
+    return _send_and_follow(fanned.claimed + (deliveries_claim(ids=here) if here else []))
 
 
 def _send_and_follow(claimed: list[Delivery]) -> int:
