@@ -100,20 +100,21 @@ def events_fan_out(*, event_ids: list[int] | None = None, limit: int) -> FanOut:
             return FanOut()
         events = _with_earlier_of_their_chains(events)
         endpoints = _endpoints_of({e.organization_id for e in events})
-        deliveries = _deliveries_build(events, endpoints, now)
-        for delivery, pk in zip(deliveries, rows.insert(Delivery, DELIVERY_COLUMNS, deliveries), strict=True):
-            delivery.pk = pk
-        condition, ids = rows.in_ids("id", [e.pk for e in events])
+        planned = _deliveries_plan(events, endpoints, now)
+        ids = rows.insert_values(Delivery, DELIVERY_COLUMNS, [p.values(now) for p in planned])
+        condition, params = rows.in_ids("id", [e.pk for e in events])
         with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {rows.table(Event)} SET fanned_out = %s WHERE {condition}", [True, *ids])
-        skipped = sum(1 for d in deliveries if d.status == DeliveryStatus.SKIPPED)
+            cursor.execute(
+                f"UPDATE {rows.table(Event)} SET fanned_out = %s WHERE {condition}", [True, *params]
+            )
+        skipped = sum(1 for p in planned if p.status == DeliveryStatus.SKIPPED)
         metrics.deliveries_counted_on_commit(metrics.SKIPPED, skipped)
     result = FanOut(events=len(events))
-    for delivery in deliveries:
-        if delivery.claim_token is not None:
-            result.claimed.append(delivery)
-        elif delivery.status == DeliveryStatus.PENDING:
-            result.waiting.append(delivery.pk)
+    for plan, pk in zip(planned, ids, strict=True):
+        if plan.claim_token is not None:
+            result.claimed.append(plan.delivery(pk, now))
+        elif plan.status == DeliveryStatus.PENDING:
+            result.waiting.append(pk)
     return result
 
 
@@ -141,7 +142,48 @@ def _with_earlier_of_their_chains(events: list[Event]) -> list[Event]:
     return sorted(events + added, key=lambda e: e.pk) if added else events
 
 
-def _deliveries_build(events: list[Event], endpoints: Sequence[Endpoint], now: datetime) -> list[Delivery]:
+@dataclass(slots=True)
+class _Planned:
+    """A delivery to write: a Delivery instance is built only for those this worker sends now (a
+    fan-out to many endpoints writes up to ten times more, which other workers claim by id)."""
+
+    event: Event
+    endpoint: Endpoint
+    status: str
+    next_attempt_at: datetime | None
+    claimed_until: datetime | None = None
+    claim_token: uuid.UUID | None = None
+
+    def values(self, now: datetime) -> tuple[Any, ...]:
+        """The row, in DELIVERY_COLUMNS' order."""
+        return (
+            self.event.pk,
+            self.endpoint.pk,
+            self.status,
+            self.event.ordering_key,
+            0,
+            self.next_attempt_at,
+            self.claimed_until,
+            self.claim_token,
+            now,
+        )
+
+    def delivery(self, pk: int, now: datetime) -> Delivery:
+        return Delivery(
+            pk=pk,
+            event=self.event,
+            endpoint=self.endpoint,
+            status=self.status,
+            ordering_key=self.event.ordering_key,
+            attempt_count=0,
+            next_attempt_at=self.next_attempt_at,
+            claimed_until=self.claimed_until,
+            claim_token=self.claim_token,
+            created_at=now,
+        )
+
+
+def _deliveries_plan(events: list[Event], endpoints: Sequence[Endpoint], now: datetime) -> list[_Planned]:
     by_organization: dict[int, list[Endpoint]] = {}
     for endpoint in endpoints:
         by_organization.setdefault(endpoint.organization_id, []).append(endpoint)
@@ -152,7 +194,7 @@ def _deliveries_build(events: list[Event], endpoints: Sequence[Endpoint], now: d
     # The lease is sized for one batch of sends: an event with many endpoints writes more, and the
     # rest wait unleased for other workers (webhooks.delivery.sending hands them out at once).
     room = settings.WEBHOOKS_BATCH_SIZE
-    deliveries = []
+    planned = []
     for event in events:
         # An endpoint hears of what happened after it was registered, however late the fan-out.
         candidates = [
@@ -161,22 +203,20 @@ def _deliveries_build(events: list[Event], endpoints: Sequence[Endpoint], now: d
         place = place_of_event(event)
         for endpoint in endpoints_matching(event=event, endpoints=candidates, matchers=matchers, place=place):
             deliverable = endpoint.deliverable(getattr(endpoint, "organization_plan"))  # noqa: B009
-            delivery = Delivery(
+            plan = _Planned(
                 event=event,
                 endpoint=endpoint,
-                ordering_key=event.ordering_key,
                 status=DeliveryStatus.PENDING if deliverable else DeliveryStatus.SKIPPED,
                 next_attempt_at=now if deliverable else None,
-                created_at=now,
             )
             chain = (endpoint.pk, event.ordering_key)
             if deliverable and room and _sendable_now(endpoint) and chain not in busy_chains:
-                delivery.claimed_until, delivery.claim_token = leased_until, token
+                plan.claimed_until, plan.claim_token = leased_until, token
                 room -= 1
             if deliverable and event.ordering_key:
                 busy_chains.add(chain)  # the next event of this chain waits for this one
-            deliveries.append(delivery)
-    return deliveries
+            planned.append(plan)
+    return planned
 
 
 def _sendable_now(endpoint: Endpoint) -> bool:
