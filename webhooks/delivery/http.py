@@ -6,6 +6,7 @@ connection then goes to one of those very addresses (no second DNS lookup, so no
 window), with Host header, SNI and certificate check on the hostname. A watchdog bounds each
 request as a whole: socket timeouts bound only one read, and a server that trickles bytes would
 otherwise hold a worker thread.
+The protocol itself (the request written, the answer parsed) is webhooks/delivery/http1.py.
 Headers, bodies and URLs are never logged: they carry signatures and, often, tokens.
 """
 

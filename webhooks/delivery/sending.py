@@ -19,8 +19,9 @@ import logging
 import threading
 import time
 from collections import defaultdict, deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from queue import Empty, SimpleQueue
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -206,6 +207,7 @@ def _send_batch(claimed: list[Delivery]) -> int:
 
     ready_add(claimed)
     running: dict[Future[Outcome], str] = {}
+    completed: SimpleQueue[Future[Outcome]] = SimpleQueue()  # each send puts itself here when done
     probed: set[str] = set()
     attempted = 0
     oldest = 0.0  # when the oldest unrecorded outcome finished
@@ -218,7 +220,9 @@ def _send_batch(claimed: list[Delivery]) -> int:
                 released += [delivery for delivery, _ in jobs]
                 jobs.clear()
             for _ in range(taken or 0):
-                running[_pool().submit(_send_one, *jobs.popleft())] = endpoint
+                future = _pool().submit(_send_one, *jobs.popleft())
+                future.add_done_callback(completed.put)
+                running[future] = endpoint
             if not jobs:
                 del ready[endpoint]
         # Only its probes out, and slow: meanwhile take on other due work (a quick answer needs none).
@@ -241,7 +245,7 @@ def _send_batch(claimed: list[Delivery]) -> int:
         )
         if probes_slow_in is not None:
             wait_for = probes_slow_in if wait_for is None else min(wait_for, probes_slow_in)
-        done, _ = wait(running, timeout=wait_for, return_when=FIRST_COMPLETED)
+        done = _finished(completed, wait_for)
         if done and not finished:
             oldest = time.monotonic()
         for future in done:
@@ -255,6 +259,21 @@ def _send_batch(claimed: list[Delivery]) -> int:
             attempted, finished = attempted + len(finished), []
     outcomes_record(finished, skipped=skipped, released=released)
     return attempted + len(finished)
+
+
+def _finished(completed: SimpleQueue[Future[Outcome]], timeout: float | None) -> list[Future[Outcome]]:
+    """The sends finished so far, once one is (waiting `timeout` seconds at most; None: as long as it
+    takes). A queue the sends put themselves on costs the same whatever the number running, where
+    `concurrent.futures.wait` installs a waiter on every running future at every call."""
+    try:
+        done = [completed.get(timeout=timeout)]
+    except Empty:
+        return []
+    while True:
+        try:
+            done.append(completed.get_nowait())
+        except Empty:
+            return done
 
 
 class _LeaseLost(Exception):
