@@ -17,7 +17,7 @@ from organizations.models import Organization
 from tests.e2e.receiver import Receiver, hang, ok, sequence, status
 from tests.factories import ChargestationFactory, EndpointFactory, LocationFactory
 from tests.pipeline import deliver_waiting, fan_out_waiting
-from webhooks.delivery import claims, fanout
+from webhooks.delivery import claims, fanout, outcomes
 from webhooks.delivery import sending as delivery
 from webhooks.endpoints.services import endpoint_rotate_secret
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
@@ -398,6 +398,29 @@ def test_deliveries_held_back_by_another_batchs_probe_are_due_again_only_once_it
     assert second.next_attempt_at >= released_at + timedelta(seconds=settings.WEBHOOKS_TIMEOUT)
     assert not claims.deliveries_claim(ids=[second.pk])
     probing.join(10)
+
+    # ...and once it is, a drain (what the release hands off to) sends it
+    while timezone.now() < second.next_attempt_at:
+        time.sleep(0.05)
+    delivery.deliveries_drain(seconds=0.1)
+    second.refresh_from_db()
+    assert second.attempt_count == 1
+    assert len(receiver.requests("/dead")) == 2
+
+
+def test_releases_hand_off_to_one_drain_per_process_and_second() -> None:
+    # Deliveries released behind a probe come due together: one drain task per second hands out
+    # all of a process's (a task of ids per batch cost the workers more than the healthy sends)
+    deadline = time.monotonic() + 2 * outcomes.RELEASED_HAND_OFF_EVERY
+    while not outcomes.released_hand_off():  # another test's may still be on its way
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    handed_at = time.monotonic()
+
+    assert not outcomes.released_hand_off()
+    while time.monotonic() - handed_at < outcomes.RELEASED_HAND_OFF_EVERY:
+        time.sleep(0.05)
+    assert outcomes.released_hand_off()
 
 
 def test_a_rate_limit_caps_the_deliveries_started_per_second(

@@ -7,6 +7,8 @@ twice, no state moved back, no chain of a chargestation released out of turn.
 """
 
 import logging
+import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -139,8 +141,8 @@ def outcomes_record(
     for o in recorded:
         if o.delivery.pk in retry_soon:
             queue.deliveries_enqueue([o.delivery.pk], countdown=retry_soon[o.delivery.pk])
-    if released:  # once the endpoint's probe has had its full time to answer
-        queue.deliveries_enqueue([d.pk for d in released], countdown=settings.WEBHOOKS_TIMEOUT)
+    if released:
+        released_hand_off()
     succeeded = 0
     for o in outcomes:
         if o.delivery.pk not in held:
@@ -166,6 +168,27 @@ def outcomes_record(
         logger.info("webhooks.deliveries.succeeded", extra={"deliveries": succeeded})
     if released:
         logger.info("webhooks.delivery.released", extra={"deliveries": len(released)})
+
+
+# Deliveries released behind a probe come due together, a timeout after their release: one drain per
+# process and second hands them all out then. A task of ids per batch, each held by a worker until
+# its time, cost the workers more than sending to the healthy endpoints did.
+RELEASED_HAND_OFF_EVERY = 1.0
+_released_hand_off_next = 0.0
+_released_hand_off_lock = threading.Lock()
+
+
+def released_hand_off() -> bool:
+    """Have what was released lately claimed once the probes have had their full time (a drain,
+    at most one per process every RELEASED_HAND_OFF_EVERY); False if one is already on its way."""
+    global _released_hand_off_next
+    now = time.monotonic()
+    with _released_hand_off_lock:
+        if now < _released_hand_off_next:
+            return False
+        _released_hand_off_next = now + RELEASED_HAND_OFF_EVERY
+    # Released up to a second from now, due at most a timeout after that: the drain comes then.
+    return queue.drains_enqueue(queue.SEND, 1, countdown=settings.WEBHOOKS_TIMEOUT + RELEASED_HAND_OFF_EVERY)
 
 
 def _lock_in_id_order(ids: list[int]) -> None:

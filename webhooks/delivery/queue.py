@@ -40,9 +40,9 @@ def deliveries_enqueue(delivery_ids: Sequence[int], *, countdown: float = 0, bac
     return _publish(SEND, _batches(delivery_ids), countdown=countdown, backlog=backlog or countdown > 0)
 
 
-def drains_enqueue(task: str, count: int) -> bool:
+def drains_enqueue(task: str, count: int, *, countdown: float = 0) -> bool:
     """`count` tasks with no ids, on the backlog queue: each takes whatever waits, batch by batch."""
-    return _publish(task, [None] * count, backlog=True)
+    return _publish(task, [None] * count, countdown=countdown, backlog=True)
 
 
 def _batches(ids: Sequence[int]) -> list[list[int] | None]:

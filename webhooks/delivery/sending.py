@@ -8,8 +8,8 @@ Within a process no endpoint may hold more than half the sender threads, and one
 answered its last request (new to this process, or silent since) gets a single probe. A hanging
 endpoint therefore ties up one thread, not the batch: the other sends go on and their attempts
 are recorded as they complete, and the batch that probes it takes on other due deliveries while
-it waits. Deliveries held back that way are released unattempted (lease cleared), due and queued
-again for when the probe has had its full timeout.
+it waits. Deliveries held back that way are released unattempted (lease cleared), due again once
+the probe has had its full timeout, when a drain hands them out (webhooks.delivery.outcomes).
 
 A delivery whose lease has run out by the time its turn comes is not sent: another worker may
 hold it now (the worker was frozen or starved), and its outcome could not be recorded anyway.
