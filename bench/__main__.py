@@ -196,13 +196,13 @@ def pipeline(receiver: "stack.Receiver", *, workers: int, notes: list[str]) -> l
     node = stack.Node(workers)
     try:
         scenarios.throughput(receiver, "warmup", events_count=500, healthy=1)
-        one = scenarios.throughput(receiver, "one", events_count=5000, healthy=1)
+        one = scenarios.throughput_median(receiver, "one", events_count=5000, healthy=1)
         print(f"(b) 5,000 x 1: {one.per_second:,.0f}/s", flush=True)
-        ten = scenarios.throughput(receiver, "ten", events_count=1000, healthy=10)
+        ten = scenarios.throughput_median(receiver, "ten", events_count=1000, healthy=10)
         print(f"(b) 1,000 x 10: {ten.per_second:,.0f}/s", flush=True)
         p50, p99, worst, rate = scenarios.latency(receiver)
         print(f"(e) latency p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
-        dead = scenarios.throughput(receiver, "dead", events_count=1000, healthy=9, dead=1)
+        dead = scenarios.throughput_median(receiver, "dead", events_count=1000, healthy=9, dead=1)
         print(f"(f) 9 healthy + 1 dead: {dead.per_second:,.0f}/s", flush=True)
     finally:
         node.stop()

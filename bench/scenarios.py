@@ -155,6 +155,17 @@ def throughput(
     return Throughput(deliveries=expected, seconds=seconds, duplicates=received - expected)
 
 
+def throughput_median(receiver: Receiver, name: str, *, runs: int = 3, **shape: Any) -> Throughput:
+    """(b)/(f) The median of `runs` runs of one shape (each with its own organization and endpoints):
+    a run lasts a few seconds, and the machine's speed moves by a fifth from one to the next. Its
+    duplicates are every run's."""
+    results = sorted(
+        (throughput(receiver, f"{name}{n}", **shape) for n in range(runs)), key=lambda r: r.per_second
+    )
+    middle = results[len(results) // 2]
+    return Throughput(middle.deliveries, middle.seconds, sum(r.duplicates for r in results))
+
+
 @dataclass
 class SaveCost:
     disconnected: float  # µs, webhooks receivers disconnected
