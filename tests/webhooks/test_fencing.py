@@ -105,3 +105,29 @@ def test_a_worker_cannot_record_over_a_disable_that_skipped_its_delivery(organiz
     delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.SKIPPED
     assert delivery.attempt_count == 0 and not Attempt.objects.exists()
+
+
+def test_a_stale_worker_cannot_release_or_skip_what_another_worker_took_over(
+    organization: Organization,
+) -> None:
+    # Given two deliveries claimed by worker A, one of which worker B has claimed again since
+    EndpointFactory.create(organization=organization)
+    EndpointFactory.create(organization=organization)
+    LocationFactory.create(organization=organization)
+    fan_out_waiting()
+    lease_runs_out()
+    kept, lost = claims.deliveries_claim()  # worker A, one token for both
+    Delivery.objects.filter(pk=lost.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
+    [fresh] = claims.deliveries_claim(ids=[lost.pk])  # worker B
+
+    # When A releases both (held back behind a probe), then skips both (endpoint disabled)
+    outcomes_record([], released=[kept, lost])
+    released = Delivery.objects.get(pk=kept.pk)
+    outcomes_record([], skipped=[kept, lost])
+
+    # Then only A's own delivery moved: B's keeps B's lease, pending
+    assert (released.status, released.claimed_until) == (DeliveryStatus.PENDING, None)
+    assert Delivery.objects.get(pk=kept.pk).status == DeliveryStatus.SKIPPED
+    taken = Delivery.objects.get(pk=lost.pk)
+    assert (taken.status, taken.claim_token) == (DeliveryStatus.PENDING, fresh.claim_token)
+    assert taken.claimed_until is not None and taken.claimed_until > timezone.now()

@@ -244,17 +244,34 @@ def _update_held(groups: dict[_Group, list[int]], now: datetime, *, expected: in
 
 
 def _held_update(deliveries: Sequence[Delivery], **changes: object) -> list[int]:
-    """Apply `changes` to those of `deliveries` still held by their claim; return their ids."""
+    """Apply `changes` to those of `deliveries` still held by their claim; return their ids.
+
+    Their rows are locked already (in id order, by `_lock_in_id_order`): one UPDATE per claim token,
+    and a SELECT only when some of them had been claimed by another worker since.
+    """
     by_token: defaultdict[uuid.UUID | None, list[int]] = defaultdict(list)
     for delivery in deliveries:
         by_token[delivery.claim_token].append(delivery.pk)
+    sets = ", ".join(f"{rows.column(Delivery, name)} = %s" for name in changes)
+    values = [rows.prepared(Delivery, name, value) for name, value in changes.items()]
+    token_column = rows.column(Delivery, "claim_token")
     held: list[int] = []
-    for token, ids in by_token.items():
-        mine = Delivery.objects.filter(id__in=ids, claim_token=token)
-        ours = list(mine.select_for_update().order_by("id").values_list("id", flat=True))
-        if ours:
-            mine.filter(id__in=ours).update(**changes)
-        held += ours
+    with connection.cursor() as cursor:
+        for token, ids in by_token.items():
+            condition, id_params = rows.in_ids("id", ids)
+            mine = f"{token_column} IS NULL" if token is None else f"{token_column} = %s"
+            cursor.execute(
+                f"UPDATE {rows.table(Delivery)} SET {sets} WHERE {mine} AND {condition}",
+                [
+                    *values,
+                    *([] if token is None else [rows.prepared(Delivery, "claim_token", token)]),
+                    *id_params,
+                ],
+            )
+            if cursor.rowcount == len(ids):
+                held += ids
+            else:  # the rows updated are those still carrying the token (a claim always writes a new one)
+                held += Delivery.objects.filter(id__in=ids, claim_token=token).values_list("id", flat=True)
     if "status" in changes:
         for delivery in deliveries:
             if delivery.pk in held:
