@@ -408,6 +408,40 @@ def test_deliveries_held_back_by_another_batchs_probe_are_due_again_only_once_it
     assert len(receiver.requests("/dead")) == 2
 
 
+@pytest.mark.django_db(transaction=True)  # two batches at once, each with its own connection
+def test_a_batch_waiting_on_another_batchs_probe_sends_other_due_deliveries_meanwhile(
+    receiver: Receiver, station: Chargestation, settings: Settings
+) -> None:
+    # Given a hanging endpoint never heard from, with two deliveries due, and a healthy endpoint's
+    # delivery due that no worker holds
+    settings.WEBHOOKS_TIMEOUT = 2.0
+    other = ChargestationFactory.create(location=station.location)
+    dead = endpoint_at(receiver, "/dead", station.organization)
+    receiver.behave("/dead", hang(5))
+    toggle(station)
+    toggle(other)
+    fanout.events_fan_out(limit=10)
+    endpoint_at(receiver, "/ok", station.organization)
+    toggle(ChargestationFactory.create(location=station.location))
+    fanout.events_fan_out(limit=10)
+    Delivery.objects.update(claimed_until=None)
+    first, second = Delivery.objects.filter(endpoint=dead).order_by("id")[:2]
+
+    # When one batch probes the endpoint with the first, and another meets the young probe with the
+    # second
+    probing = threading.Thread(target=delivery.deliveries_send, kwargs={"delivery_ids": [first.pk]})
+    probing.start()
+    while not receiver.requests("/dead"):
+        time.sleep(0.01)
+    started = time.time()
+    delivery.deliveries_send(delivery_ids=[second.pk])
+
+    # Then, while it waited for the other batch's probe, the second batch sent the healthy delivery
+    sent = receiver.requests("/ok")
+    assert sent and sent[0].received_at - started < delivery.PROBE_PATIENCE / 2
+    probing.join(10)
+
+
 def test_releases_hand_off_to_one_drain_per_process_and_second() -> None:
     # Deliveries released behind a probe come due together: one drain task per second hands out
     # all of a process's (a task of ids per batch cost the workers more than the healthy sends)

@@ -174,6 +174,12 @@ def _slots_take(endpoint: str, wanted: int, *, own: int, probed: set[str]) -> in
         return taken
 
 
+def _probed_elsewhere(endpoints: set[str]) -> bool:
+    """Whether every one of these endpoints waits for the answer to a probe (another batch's)."""
+    with _health_lock:
+        return all(not _health[e].answered and _health[e].in_flight for e in endpoints)
+
+
 def _probes_slow_in(endpoints: set[str]) -> float:
     """Seconds until the newest probe of these endpoints has been out PROBE_PATIENCE (0: it has)."""
     with _health_lock:
@@ -238,7 +244,16 @@ def _send_batch(claimed: list[Delivery]) -> int:
             adopting = bool(adopted)  # nothing else is due: just wait for the probes
             continue
         if not running:
-            time.sleep(SLOT_POLL)  # waiting for another batch's sends to this endpoint
+            if adopting and _probed_elsewhere(set(ready)):
+                # All that is left waits for other batches' probes (a while, if the endpoint hangs):
+                # meanwhile take on other due work, as a batch waiting for its own probes does.
+                adopted = deliveries_claim(not_to=[endpoint_pks[endpoint] for endpoint in {*ready, *probed}])
+                claimed += adopted
+                ready_add(adopted)
+                adopting = bool(adopted)
+                if adopted:
+                    continue
+            time.sleep(SLOT_POLL)  # waiting for another batch's sends to these endpoints
             continue
         wait_for = (
             SLOT_POLL if ready else (max(oldest + RECORD_EVERY - time.monotonic(), 0) if finished else None)
