@@ -367,13 +367,9 @@ def test_a_batch_waiting_on_its_probe_of_a_hanging_endpoint_sends_other_due_deli
     assert Attempt.objects.filter(delivery__endpoint=dead).count() == 1
 
 
-@pytest.mark.django_db(transaction=True)  # two batches at once, each with its own connection
-def test_deliveries_held_back_by_another_batchs_probe_are_due_again_only_once_it_had_its_time(
-    receiver: Receiver, station: Chargestation, settings: Settings
-) -> None:
-    # Given a hanging endpoint never heard from, with two deliveries due that no worker holds (of two
-    # stations: neither waits for the other's turn)
-    settings.WEBHOOKS_TIMEOUT = 2.0
+def two_due_on_a_hanging_endpoint(receiver: Receiver, station: Chargestation) -> tuple[Delivery, Delivery]:
+    """A hanging endpoint never heard from, with two deliveries due that no worker holds (of two
+    stations: neither waits for the other's turn)."""
     other = ChargestationFactory.create(location=station.location)
     dead = endpoint_at(receiver, "/dead", station.organization)
     receiver.behave("/dead", hang(5))
@@ -382,12 +378,27 @@ def test_deliveries_held_back_by_another_batchs_probe_are_due_again_only_once_it
     fanout.events_fan_out(limit=10)
     Delivery.objects.update(claimed_until=None)
     first, second = Delivery.objects.filter(endpoint=dead).order_by("id")
+    return first, second
 
-    # When one batch probes the endpoint with the first, and another meets the probe with the second
+
+def probe_started(receiver: Receiver, first: Delivery) -> threading.Thread:
+    """A batch of `first` alone, in a thread, once its probe of the hanging endpoint is out."""
     probing = threading.Thread(target=delivery.deliveries_send, kwargs={"delivery_ids": [first.pk]})
     probing.start()
     while not receiver.requests("/dead"):
         time.sleep(0.01)
+    return probing
+
+
+@pytest.mark.django_db(transaction=True)  # two batches at once, each with its own connection
+def test_deliveries_held_back_by_another_batchs_probe_are_due_again_only_once_it_had_its_time(
+    receiver: Receiver, station: Chargestation, settings: Settings
+) -> None:
+    settings.WEBHOOKS_TIMEOUT = 2.0
+    first, second = two_due_on_a_hanging_endpoint(receiver, station)
+
+    # When one batch probes the endpoint with the first, and another meets the probe with the second
+    probing = probe_started(receiver, first)
     released_at = timezone.now()
     delivery.deliveries_send(delivery_ids=[second.pk])
 
@@ -412,27 +423,17 @@ def test_deliveries_held_back_by_another_batchs_probe_are_due_again_only_once_it
 def test_a_batch_waiting_on_another_batchs_probe_sends_other_due_deliveries_meanwhile(
     receiver: Receiver, station: Chargestation, settings: Settings
 ) -> None:
-    # Given a hanging endpoint never heard from, with two deliveries due, and a healthy endpoint's
-    # delivery due that no worker holds
+    # Given two deliveries due on a hanging endpoint, and a healthy endpoint's due that no worker holds
     settings.WEBHOOKS_TIMEOUT = 2.0
-    other = ChargestationFactory.create(location=station.location)
-    dead = endpoint_at(receiver, "/dead", station.organization)
-    receiver.behave("/dead", hang(5))
-    toggle(station)
-    toggle(other)
-    fanout.events_fan_out(limit=10)
+    first, second = two_due_on_a_hanging_endpoint(receiver, station)
     endpoint_at(receiver, "/ok", station.organization)
-    toggle(ChargestationFactory.create(location=station.location))
+    toggle(station)
     fanout.events_fan_out(limit=10)
     Delivery.objects.update(claimed_until=None)
-    first, second = Delivery.objects.filter(endpoint=dead).order_by("id")[:2]
 
-    # When one batch probes the endpoint with the first, and another meets the young probe with the
-    # second
-    probing = threading.Thread(target=delivery.deliveries_send, kwargs={"delivery_ids": [first.pk]})
-    probing.start()
-    while not receiver.requests("/dead"):
-        time.sleep(0.01)
+    # When one batch probes the hanging endpoint with the first, and another meets the young probe
+    # with the second
+    probing = probe_started(receiver, first)
     started = time.time()
     delivery.deliveries_send(delivery_ids=[second.pk])
 
