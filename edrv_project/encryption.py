@@ -28,8 +28,11 @@ GENERATE_KEY = 'python -c "from cryptography.fernet import Fernet; print(Fernet.
 
 def fernet() -> MultiFernet:
     """The configured keys; ImproperlyConfigured when there are none (and `DEBUG` is off) or one is bad."""
-    keys = tuple(key.strip() for key in settings.ENCRYPTION_KEYS if key.strip())
-    return _fernet(keys, settings.DEBUG, settings.SECRET_KEY)
+    return _fernet(_keys(), settings.DEBUG, settings.SECRET_KEY)
+
+
+def _keys() -> tuple[str, ...]:
+    return tuple(key.strip() for key in settings.ENCRYPTION_KEYS if key.strip())
 
 
 @lru_cache(maxsize=8)
@@ -57,8 +60,7 @@ def encrypt(text: str) -> str:
 
 
 def decrypt(token: str) -> str:
-    keys = tuple(key.strip() for key in settings.ENCRYPTION_KEYS if key.strip())
-    return _decrypted(token, keys, settings.DEBUG, settings.SECRET_KEY)
+    return _decrypted(token, _keys(), settings.DEBUG, settings.SECRET_KEY)
 
 
 # A worker loads the same endpoints' secrets at every claim, and a token decrypts (an HMAC check

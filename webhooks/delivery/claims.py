@@ -76,7 +76,7 @@ def deliveries_claim(
             ).order_by("next_attempt_at", "id")[:limit]
         )
         # Each event and endpoint is loaded once, not once per delivery: a batch shares a few of them.
-        targets = _endpoints_by_id({d.endpoint_id for d in picked})
+        targets = {e.pk: e for e in endpoints_with_plan("id", {d.endpoint_id for d in picked})}
         picked = _within_rate_limits(picked, targets, now)
         if picked:
             # A new token per claim: only this claim may record these deliveries' outcomes.
@@ -93,16 +93,17 @@ def deliveries_claim(
 # every few milliseconds, and the ORM's compiler cost more CPU than the statements themselves.
 
 
-def _endpoints_by_id(ids: set[int]) -> dict[int, Endpoint]:
-    """These endpoints, each with its organization's plan (`organization_plan`)."""
-    if not ids:
-        return {}
-    condition, params = rows.in_ids("e.id", sorted(ids))
+def endpoints_with_plan(column: str, values: set[int]) -> list[Endpoint]:
+    """The endpoints whose `column` ("id", "organization_id") is one of `values`, each with its
+    organization's plan (`organization_plan`), which says whether it may be sent to."""
+    if not values:
+        return []
+    condition, params = rows.in_ids(f"e.{column}", sorted(values))
     sql = (
         f"SELECT e.*, o.plan AS organization_plan FROM {rows.table(Endpoint)} e"
         f" JOIN {rows.table(Organization)} o ON o.id = e.organization_id WHERE {condition}"
     )
-    return {endpoint.pk: endpoint for endpoint in Endpoint.objects.raw(sql, params)}
+    return list(Endpoint.objects.raw(sql, params))
 
 
 def _events_by_id(ids: set[int]) -> dict[int, Event]:

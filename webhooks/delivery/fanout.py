@@ -27,9 +27,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from organizations.models import Organization
 from webhooks import metrics, rows
-from webhooks.delivery.claims import lease
+from webhooks.delivery.claims import endpoints_with_plan, lease
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 from webhooks.routing.matching import endpoints_matching, matchers_for
 from webhooks.routing.scopes import Place
@@ -68,16 +67,6 @@ def _events_take(event_ids: list[int] | None, limit: int) -> list[Event]:
     return list(Event.objects.raw(sql, [*params, limit]))
 
 
-def _endpoints_of(organization_ids: set[int]) -> list[Endpoint]:
-    """The organizations' endpoints, each with its organization's plan."""
-    sql = (
-        f"SELECT e.*, o.plan AS organization_plan FROM {rows.table(Endpoint)} e"
-        f" JOIN {rows.table(Organization)} o ON o.id = e.organization_id"
-        f" WHERE e.organization_id IN ({rows.marks(len(organization_ids))})"
-    )
-    return list(Endpoint.objects.raw(sql, list(organization_ids)))
-
-
 DELIVERY_COLUMNS = (
     "event",
     "endpoint",
@@ -99,7 +88,7 @@ def events_fan_out(*, event_ids: list[int] | None = None, limit: int) -> FanOut:
         if not events:
             return FanOut()
         events = _with_earlier_of_their_chains(events)
-        endpoints = _endpoints_of({e.organization_id for e in events})
+        endpoints = endpoints_with_plan("organization_id", {e.organization_id for e in events})
         planned = _deliveries_plan(events, endpoints, now)
         ids = rows.insert_values(Delivery, DELIVERY_COLUMNS, [p.values(now) for p in planned])
         condition, params = rows.in_ids("id", [e.pk for e in events])

@@ -211,6 +211,13 @@ def _send_batch(claimed: list[Delivery]) -> int:
             ready[delivery.endpoint.public_id].append((delivery, bodies[delivery.event_id]))
             endpoint_pks[delivery.endpoint.public_id] = delivery.endpoint_id
 
+    def adopt(not_to: set[str]) -> bool:
+        """Take on other due deliveries (to none of `not_to`); whether there were any."""
+        adopted = deliveries_claim(not_to=[endpoint_pks[endpoint] for endpoint in not_to])
+        claimed.extend(adopted)  # so that their chains move on too
+        ready_add(adopted)
+        return bool(adopted)
+
     ready_add(claimed)
     running: dict[Future[Outcome], str] = {}
     completed: SimpleQueue[Future[Outcome]] = SimpleQueue()  # each send puts itself here when done
@@ -238,20 +245,14 @@ def _send_batch(claimed: list[Delivery]) -> int:
             else None
         )
         if probes_slow_in == 0:
-            adopted = deliveries_claim(not_to=[endpoint_pks[endpoint] for endpoint in probed])
-            claimed += adopted
-            ready_add(adopted)
-            adopting = bool(adopted)  # nothing else is due: just wait for the probes
+            adopting = adopt(probed)  # nothing else is due: just wait for the probes
             continue
         if not running:
+            # All that is left waits for other batches' probes (a while, if the endpoint hangs):
+            # meanwhile take on other due work, as a batch waiting for its own probes does.
             if adopting and _probed_elsewhere(set(ready)):
-                # All that is left waits for other batches' probes (a while, if the endpoint hangs):
-                # meanwhile take on other due work, as a batch waiting for its own probes does.
-                adopted = deliveries_claim(not_to=[endpoint_pks[endpoint] for endpoint in {*ready, *probed}])
-                claimed += adopted
-                ready_add(adopted)
-                adopting = bool(adopted)
-                if adopted:
+                adopting = adopt({*ready, *probed})
+                if adopting:
                     continue
             time.sleep(SLOT_POLL)  # waiting for another batch's sends to these endpoints
             continue
