@@ -153,10 +153,13 @@ def test_the_charts_cost_two_queries_whatever_the_history(organization: Organiza
     for day in range(7):
         history(large, hour - timedelta(days=day), count=1000, durations=(30, 3000), attempts=2)
 
+    # Seen from within that hour: in the first hour of a day, an hour ago is yesterday, and six days
+    # before it falls out of a week counted from today
+    now = hour + timedelta(minutes=30)
     with CaptureQueriesContext(connection) as few:
-        endpoint_activity(endpoint=small)
+        endpoint_activity(endpoint=small, now=now)
     with CaptureQueriesContext(connection) as many:
-        activity = endpoint_activity(endpoint=large)
+        activity = endpoint_activity(endpoint=large, now=now)
 
     assert len(few) == len(many) == 2
     assert activity.week.total.deliveries == 7000 and activity.week.total.attempts == 14000
