@@ -59,6 +59,7 @@ class Target:
     dns_host: str
     port: int
     path: str
+    literal: IpAddress | None = None  # the host, when it is an IP address: nothing to resolve
 
     @property
     def host_header(self) -> str:
@@ -222,7 +223,11 @@ def _target_parse(url: str, allow_http: bool) -> Target:
     path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
     if parts.query:
         path += "?" + quote(parts.query, safe="/?%:@!$&'()*+,;=-._~")
-    return Target(scheme, host, dns_host, port or (443 if scheme == "https" else 80), path)
+    try:
+        literal: IpAddress | None = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    return Target(scheme, host, dns_host, port or (443 if scheme == "https" else 80), path, literal)
 
 
 def _allowed_networks() -> tuple[IpNetwork, ...]:
@@ -255,12 +260,12 @@ def _refusal(address: IpAddress, allowed: tuple[IpNetwork, ...]) -> str:
 
 def addresses_check(target: Target, deadline: float) -> list[IpAddress]:
     """Resolve `target` and return its addresses; refuse if any single one is not allowed."""
-    try:
-        addresses: list[IpAddress] = [ipaddress.ip_address(target.host)]
-    except ValueError:
+    if target.literal is not None:
+        addresses: list[IpAddress] = [target.literal]
+    else:
         answer = _resolve(target, deadline)
         if answer is None:
-            raise DestinationRefused(f"host {target.host} does not resolve") from None
+            raise DestinationRefused(f"host {target.host} does not resolve")
         addresses = list(answer)
     for address in addresses:  # on every call, cached answers included: the setting may have changed
         if reason := _address_refusal(address):

@@ -158,18 +158,22 @@ class _Planned:
         )
 
     def delivery(self, pk: int, now: datetime) -> Delivery:
-        return Delivery(
-            pk=pk,
-            event=self.event,
-            endpoint=self.endpoint,
-            status=self.status,
-            ordering_key=self.event.ordering_key,
-            attempt_count=0,
-            next_attempt_at=self.next_attempt_at,
-            claimed_until=self.claimed_until,
-            claim_token=self.claim_token,
-            created_at=now,
-        )
+        """The written row as a loaded instance, its event and endpoint in hand: built the way a
+        query builds one (a value per column, in order), a third of the cost of keyword arguments."""
+        row = dict(zip(_WRITTEN_ATTNAMES, self.values(now), strict=True), id=pk)
+        delivery = Delivery.from_db(None, _LOADED_ATTNAMES, [row.get(name) for name in _LOADED_ATTNAMES])
+        _EVENT_CACHE.set_cached_value(delivery, self.event)
+        _ENDPOINT_CACHE.set_cached_value(delivery, self.endpoint)
+        return delivery
+
+
+# What a delivery's row holds, in the model's order (the columns not written are null), and its
+# relations' caches.
+_ATTNAMES = {field.name: field.attname for field in Delivery._meta.concrete_fields}
+_WRITTEN_ATTNAMES = [_ATTNAMES[name] for name in DELIVERY_COLUMNS]
+_LOADED_ATTNAMES = list(_ATTNAMES.values())
+_EVENT_CACHE = Delivery._meta.get_field("event")
+_ENDPOINT_CACHE = Delivery._meta.get_field("endpoint")
 
 
 def _deliveries_plan(events: list[Event], endpoints: Sequence[Endpoint], now: datetime) -> list[_Planned]:

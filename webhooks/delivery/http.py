@@ -121,6 +121,8 @@ def _connection_new(target: Target, address: IpAddress) -> http1.Connection:
 
 def _retry_after_parse(value: str | None) -> float | None:
     value = (value or "").strip()
+    if not value:
+        return None
     if value.isdigit():
         return float(value)
     try:
