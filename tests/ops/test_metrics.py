@@ -21,6 +21,7 @@ from tests.e2e.receiver import Receiver
 from tests.factories import EndpointFactory, LocationFactory
 from tests.metrics_samples import Samples, scrape, value
 from tests.pipeline import deliver_waiting, fan_out_waiting
+from webhooks import metrics
 from webhooks.endpoints.services import endpoint_disable
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 
@@ -285,3 +286,26 @@ def test_a_change_rolled_back_counts_no_event(
 
     after = scrape()
     assert increase(before, after, "webhooks_events_total", type="location.created") == 1
+
+
+def test_attempts_ended_fill_the_buckets_and_sum_as_observe_does() -> None:
+    # Given five attempts: two on bucket bounds (an attempt of exactly 25 ms is within `le=0.025`),
+    # one past the last bound, and a group of sends still under way
+    durations = [0.025, 0.03, 0.05, 2.0, 11.0]
+    before = scrape()
+    metrics.attempts_started(6)
+    during = scrape()
+
+    # When they end, with one more that was never made (its lease ran out)
+    metrics.attempts_ended(durations, started=6)
+    after = scrape()
+
+    # Then each bucket counts the attempts up to its bound, as Histogram.observe() counts them
+    name = "webhooks_attempt_duration_seconds_bucket"
+    cumulative = {"0.025": 1, "0.05": 3, "0.1": 3, "0.25": 3, "1.0": 3, "2.5": 4, "10.0": 4, "+Inf": 5}
+    assert {le: increase(before, after, name, le=le) for le in cumulative} == cumulative
+    assert increase(before, after, "webhooks_attempt_duration_seconds_count") == 5
+    assert increase(before, after, "webhooks_attempt_duration_seconds_sum") == pytest.approx(sum(durations))
+    # and the sends under way were counted while they were, and no longer are
+    assert increase(before, during, "webhooks_attempts_in_flight") == 6
+    assert increase(before, after, "webhooks_attempts_in_flight") == 0

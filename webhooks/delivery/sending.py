@@ -8,8 +8,11 @@ Within a process no endpoint may hold more than half the sender threads, and one
 answered its last request (new to this process, or silent since) gets a single probe. A hanging
 endpoint therefore ties up one thread, not the batch: the other sends go on and their attempts
 are recorded as they complete, and the batch that probes it takes on other due deliveries while
-it waits. Deliveries held back that way are released unattempted (lease cleared), due again once
-the probe has had its full timeout, when a drain hands them out (webhooks.delivery.outcomes).
+it waits. Other batches do not wait for that probe: they leave their deliveries to the endpoint
+with the batch whose request is out (parked, still leased), and go on. Once the probe answers,
+that batch sends them; if it gets no answer, they are released unattempted with its own (lease
+cleared), due again once the probe has had its full timeout, when a drain hands them out
+(webhooks.delivery.outcomes).
 
 A delivery whose lease has run out by the time its turn comes is not sent: another worker may
 hold it now (the worker was frozen or starved), and its outcome could not be recorded anyway.
@@ -41,8 +44,8 @@ USER_AGENT = f"eDRV-Webhooks/{__version__}"
 # Finished attempts wait at most this long to be written together with the batch's others.
 RECORD_EVERY = 0.5
 SLOT_POLL = 0.005
-# How long a batch waits for another batch's probe of an endpoint before leaving it for later, and
-# for its own before it takes on other work meanwhile.
+# How long a batch waits for the answer to its probe of an endpoint before it takes on other work
+# meanwhile (a quick answer needs none).
 PROBE_PATIENCE = 0.5
 # A drain (a task with no ids: the sweeper's) claims batch after batch for this long at most.
 DRAIN_SECONDS = 10.0
@@ -63,6 +66,9 @@ class _Health:
 
 # By the endpoint's public id, which no other endpoint ever has (a row id can come back, in SQLite).
 _health: defaultdict[str, _Health] = defaultdict(_Health)
+# Deliveries (with their bodies) that batches left to the endpoint's request under way, whose batch
+# takes them once it ends: by endpoint. Both under _health_lock.
+_parked: defaultdict[str, list[tuple[Delivery, bytes]]] = defaultdict(list)
 _health_lock = threading.Lock()
 
 
@@ -153,31 +159,42 @@ def _sendable(delivery: Delivery) -> bool:
     return delivery.endpoint.deliverable(getattr(delivery.endpoint, "organization_plan"))  # noqa: B009
 
 
-def _slots_take(endpoint: str, wanted: int, *, own: int, probed: set[str]) -> int | None:
-    """How many sends to `endpoint` this batch may start now; None: give up on it for this batch."""
+def _slots_take(
+    endpoint: str, jobs: deque[tuple[Delivery, bytes]], *, own: int, probed: set[str]
+) -> int | None:
+    """How many of `jobs` this batch may send to `endpoint` now; None: give up on them for this batch.
+
+    When another batch's request to an endpoint that has not answered is out (its probe), the jobs
+    are parked with it (`jobs` is emptied): waiting for that answer would hold this batch's task.
+    """
     with _health_lock:
         health = _health[endpoint]
         if health.answered:
             free = max(settings.WEBHOOKS_CONCURRENCY // 2, 1) - health.in_flight
         elif health.in_flight:
-            # A probe is out: wait for its answer, unless it is another batch's and already slow.
-            patient = own or time.monotonic() - health.probe_at < PROBE_PATIENCE
-            return 0 if patient else None
+            if not own:
+                _parked[endpoint].extend(jobs)
+                jobs.clear()
+            return 0  # our own probe is out: wait for its answer
         elif endpoint in probed:
             return None  # our probe came back without an answer
         else:
             probed.add(endpoint)
             health.probe_at = time.monotonic()
             free = 1
-        taken = max(min(free, wanted), 0)
+        taken = max(min(free, len(jobs)), 0)
         health.in_flight += taken
         return taken
 
 
-def _probed_elsewhere(endpoints: set[str]) -> bool:
-    """Whether every one of these endpoints waits for the answer to a probe (another batch's)."""
+def _parked_take(endpoint: str) -> list[tuple[Delivery, bytes]]:
+    """What other batches left to `endpoint`'s requests under way (call once one of ours ended).
+
+    Jobs are parked only while a request to the endpoint is out, and each batch whose request
+    ends takes what is parked then: the last one to end finds whatever is left.
+    """
     with _health_lock:
-        return all(not _health[e].answered and _health[e].in_flight for e in endpoints)
+        return _parked.pop(endpoint, [])
 
 
 def _probes_slow_in(endpoints: set[str]) -> float:
@@ -192,7 +209,8 @@ def _send_batch(claimed: list[Delivery]) -> int:
 
     When all it waits for is its probes of endpoints that have not answered, and they have been out
     PROBE_PATIENCE, the batch takes on other due deliveries, added to `claimed` (so that their
-    chains move on too): a hanging endpoint does not idle the worker's task that probes it.
+    chains move on too): a hanging endpoint does not idle the worker's task that probes it. So are
+    the deliveries other batches parked with its requests (`_slots_take`), once one of them ends.
     """
     ready: dict[str, deque[tuple[Delivery, bytes]]] = defaultdict(deque)  # by endpoint (public id)
     endpoint_pks: dict[str, int] = {}
@@ -218,6 +236,12 @@ def _send_batch(claimed: list[Delivery]) -> int:
         ready_add(adopted)
         return bool(adopted)
 
+    def unpark(endpoint: str) -> None:
+        """Take on what other batches parked with our requests to `endpoint` (one of them ended)."""
+        for delivery, body in _parked_take(endpoint):
+            claimed.append(delivery)
+            ready[endpoint].append((delivery, body))
+
     ready_add(claimed)
     running: dict[Future[Outcome], str] = {}
     completed: SimpleQueue[Future[Outcome]] = SimpleQueue()  # each send puts itself here when done
@@ -225,54 +249,56 @@ def _send_batch(claimed: list[Delivery]) -> int:
     attempted = 0
     oldest = 0.0  # when the oldest unrecorded outcome finished
     adopting = True
-    while ready or running:
-        for endpoint, jobs in list(ready.items()):
-            own = sum(1 for e in running.values() if e == endpoint)
-            taken = _slots_take(endpoint, len(jobs), own=own, probed=probed)
-            if taken is None:
-                released += [delivery for delivery, _ in jobs]
-                jobs.clear()
-            for _ in range(taken or 0):
-                future = _pool().submit(_send_one, *jobs.popleft())
-                future.add_done_callback(completed.put)
-                running[future] = endpoint
-            if not jobs:
-                del ready[endpoint]
-        # Only its probes out, and slow: meanwhile take on other due work (a quick answer needs none).
-        probes_slow_in = (
-            _probes_slow_in(set(running.values()))
-            if adopting and running and not ready and set(running.values()) <= probed
-            else None
-        )
-        if probes_slow_in == 0:
-            adopting = adopt(probed)  # nothing else is due: just wait for the probes
-            continue
-        if not running:
-            # All that is left waits for other batches' probes (a while, if the endpoint hangs):
-            # meanwhile take on other due work, as a batch waiting for its own probes does.
-            if adopting and _probed_elsewhere(set(ready)):
-                adopting = adopt({*ready, *probed})
-                if adopting:
-                    continue
-            time.sleep(SLOT_POLL)  # waiting for another batch's sends to these endpoints
-            continue
-        wait_for = (
-            SLOT_POLL if ready else (max(oldest + RECORD_EVERY - time.monotonic(), 0) if finished else None)
-        )
-        if probes_slow_in is not None:
-            wait_for = probes_slow_in if wait_for is None else min(wait_for, probes_slow_in)
-        done = _finished(completed, wait_for)
-        if done and not finished:
-            oldest = time.monotonic()
-        for future in done:
-            del running[future]
-            try:
-                finished.append(future.result())
-            except _LeaseLost as lost:
-                logger.warning("webhooks.delivery.lease_lost", extra={"delivery_id": lost.delivery.pk})
-        if finished and (running or ready) and time.monotonic() - oldest >= RECORD_EVERY:
-            outcomes_record(finished)
-            attempted, finished = attempted + len(finished), []
+    try:
+        while ready or running:
+            for endpoint, jobs in list(ready.items()):
+                own = sum(1 for e in running.values() if e == endpoint)
+                taken = _slots_take(endpoint, jobs, own=own, probed=probed)
+                if taken is None:
+                    released += [delivery for delivery, _ in jobs]
+                    jobs.clear()
+                for _ in range(taken or 0):
+                    future = _pool().submit(_send_one, *jobs.popleft())
+                    future.add_done_callback(completed.put)
+                    running[future] = endpoint
+                metrics.attempts_started(taken or 0)
+                if not jobs:
+                    del ready[endpoint]
+            # Only its probes out, and slow: meanwhile take on other due work (a quick answer needs none).
+            probes_slow_in = (
+                _probes_slow_in(set(running.values()))
+                if adopting and running and not ready and set(running.values()) <= probed
+                else None
+            )
+            if probes_slow_in == 0:
+                adopting = adopt(probed)  # nothing else is due: just wait for the probes
+                continue
+            if not running:
+                time.sleep(SLOT_POLL)  # waiting for other batches' sends to these endpoints to end
+                continue
+            wait_for = (
+                SLOT_POLL
+                if ready
+                else (max(oldest + RECORD_EVERY - time.monotonic(), 0) if finished else None)
+            )
+            if probes_slow_in is not None:
+                wait_for = probes_slow_in if wait_for is None else min(wait_for, probes_slow_in)
+            done = _finished(completed, wait_for)
+            if done and not finished:
+                oldest = time.monotonic()
+            made = len(finished)
+            for future in done:
+                unpark(running.pop(future))
+                try:
+                    finished.append(future.result())
+                except _LeaseLost as lost:
+                    logger.warning("webhooks.delivery.lease_lost", extra={"delivery_id": lost.delivery.pk})
+            metrics.attempts_ended([o.result.duration_ms / 1000 for o in finished[made:]], started=len(done))
+            if finished and (running or ready) and time.monotonic() - oldest >= RECORD_EVERY:
+                outcomes_record(finished)
+                attempted, finished = attempted + len(finished), []
+    finally:
+        metrics.attempts_ended([], started=len(running))  # cut short by an error: no longer counted
     outcomes_record(finished, skipped=skipped, released=released)
     return attempted + len(finished)
 
@@ -319,9 +345,7 @@ def _send_one(delivery: Delivery, body: bytes) -> Outcome:
         }
         if delivery.event.is_test:
             own["edrv-test"] = "true"
-        with metrics.attempt_in_flight():
-            result = _transmit(delivery, body, headers={**delivery.endpoint.headers, **own})
-        metrics.attempt_observed(result.duration_ms / 1000)
+        result = _transmit(delivery, body, headers={**delivery.endpoint.headers, **own})
         return Outcome(delivery=delivery, result=result, attempted_at=started, own_headers=own)
     finally:
         with _health_lock:
