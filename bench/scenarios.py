@@ -145,7 +145,8 @@ def throughput(
         for _ in range(0, events_count, CHUNK):
             events.events_record(organization_id=organization.pk, items=[("location.created", data)] * CHUNK)
     started = committed[0]
-    _wait(lambda: receiver.count(f"/{name}/") >= expected, timeout, f"{name}: receipts", interval=0.05)
+    # Polled every POLL (10 ms): a run lasts about a second, and a coarser poll would add to its time.
+    _wait(lambda: receiver.count(f"/{name}/") >= expected, timeout, f"{name}: receipts")
     attempts = Attempt.objects.filter(delivery__endpoint_id__in=good, succeeded=True)
     _wait(lambda: attempts.count() >= expected, timeout, f"{name}: attempts")
     seconds = time.time() - started
