@@ -347,7 +347,7 @@ WEBHOOKS_DISABLE_MIN_FAILURES = env.int("WEBHOOKS_DISABLE_MIN_FAILURES", default
 WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=30)
 WEBHOOKS_SWEEP_INTERVAL = env.float("WEBHOOKS_SWEEP_INTERVAL", default=5.0)
 WEBHOOKS_BATCH_SIZE = env.int("WEBHOOKS_BATCH_SIZE", default=100)
-WEBHOOKS_CONCURRENCY = env.int("WEBHOOKS_CONCURRENCY", default=16)
+WEBHOOKS_CONCURRENCY = env.int("WEBHOOKS_CONCURRENCY", default=32)
 # Bulk work (imports, the sweeper's drains, retries) waits here, beside Celery's default queue of fresh
 # events: workers consume both (the Procfile's -Q), so that a backlog never holds fresh events back.
 WEBHOOKS_BACKLOG_QUEUE = env.str("WEBHOOKS_BACKLOG_QUEUE", default="webhooks-backlog")

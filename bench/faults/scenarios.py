@@ -259,11 +259,11 @@ def _sweeps(stack: Stack) -> tuple[int, int]:
     return sent, found
 
 
-# Scenario 8. The lease is WEBHOOKS_TIMEOUT x ceil(WEBHOOKS_BATCH_SIZE / WEBHOOKS_CONCURRENCY)
-# + 10 s (webhooks/delivery/claims.py `lease()`): with these, 2 s x 2 + 10 s = 14 s, which a
+# Scenario 8. The lease is WEBHOOKS_TIMEOUT x ceil(WEBHOOKS_BATCH_SIZE / an endpoint's senders)
+# + 10 s (webhooks/delivery/claims.py `lease()`): with these, 2 s x 4 + 10 s = 18 s, which a
 # freeze of 25 s outlasts with time for the other worker to take the deliveries over. Four
-# sender threads also leave two per endpoint (half of them), so that four tasks of a worker
-# leave some of its leased deliveries waiting for a thread: frozen unsent.
+# sender threads leave two per endpoint (half of them), so that four tasks of a worker leave
+# some of its leased deliveries waiting for a thread: frozen unsent.
 SHORT_LEASE = {"WEBHOOKS_BATCH_SIZE": "8", "WEBHOOKS_CONCURRENCY": "4"}
 FREEZE = 25.0  # seconds at least; longer if the lease is (see _lease_seconds)
 TAKEOVER = 8.0  # seconds the other worker gets between the end of the leases and the resume

@@ -14,7 +14,7 @@ from pytest_django.fixtures import Settings
 
 from chargestations.models import Chargestation
 from organizations.models import Organization
-from tests.e2e.receiver import Receiver, hang, ok, sequence, status
+from tests.e2e.receiver import Receiver, Reply, hang, ok, sequence, status
 from tests.factories import ChargestationFactory, EndpointFactory, LocationFactory
 from tests.pipeline import deliver_waiting, fan_out_waiting
 from webhooks.delivery import claims, fanout, outcomes
@@ -487,3 +487,32 @@ def test_a_rate_limit_caps_the_deliveries_started_per_second(
     waiting = Delivery.objects.filter(endpoint=limited, claimed_until__isnull=True)
     assert waiting.count() == 3
     assert all(d.next_attempt_at and d.next_attempt_at > timezone.now() for d in waiting)
+
+
+def test_a_batch_to_one_endpoint_fits_in_its_lease_at_the_pace_its_sender_allows(
+    receiver: Receiver, station: Chargestation, settings: Settings
+) -> None:
+    # Given four sender threads, and an endpoint (heard from once) that takes a while to answer,
+    # with six deliveries due at once (of six stations: none waits for another's turn)
+    settings.WEBHOOKS_CONCURRENCY = 4
+    stations = [ChargestationFactory.create(location=station.location) for _ in range(6)]
+    fan_out_waiting()  # their creation: before any endpoint, so for none
+    endpoint_at(receiver, "/slow", station.organization)
+    toggle(station)
+    deliver_waiting()
+    receiver.behave("/slow", Reply(200, delay=0.3))
+
+    # When the six are sent
+    for each in stations:
+        toggle(each)
+    deliver_waiting()
+
+    # Then they went out a few at a time (the endpoint's share of the senders)...
+    arrivals = sorted(r.received_at for r in receiver.requests("/slow")[1:])
+    assert len(arrivals) == 6
+    at_once = max(sum(1 for t in arrivals if start <= t < start + 0.25) for start in arrivals)
+    assert at_once < settings.WEBHOOKS_CONCURRENCY
+    # ...and a batch's lease lasts as long as a whole batch to one endpoint takes at that pace, each
+    # send taking its full timeout (a lease that ran out mid-batch would leave sends to another worker)
+    rounds = -(-settings.WEBHOOKS_BATCH_SIZE // at_once)
+    assert claims.lease() >= timedelta(seconds=settings.WEBHOOKS_TIMEOUT * rounds)

@@ -25,9 +25,16 @@ from webhooks.delivery import queue
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 
 
+def endpoint_slots() -> int:
+    """How many sends to one endpoint a worker process may have under way: half its sender threads,
+    so that a slow endpoint cannot hold them all (webhooks.delivery.sending)."""
+    return max(settings.WEBHOOKS_CONCURRENCY // 2, 1)
+
+
 def lease() -> timedelta:
-    """Long enough for a whole batch to be sent and recorded, each send taking its full timeout."""
-    rounds = -(-settings.WEBHOOKS_BATCH_SIZE // settings.WEBHOOKS_CONCURRENCY)
+    """Long enough for a whole batch to be sent and recorded, each send taking its full timeout: a
+    batch to one endpoint goes out `endpoint_slots()` at a time."""
+    rounds = -(-settings.WEBHOOKS_BATCH_SIZE // endpoint_slots())
     return timedelta(seconds=settings.WEBHOOKS_TIMEOUT * rounds + 10)
 
 

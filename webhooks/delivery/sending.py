@@ -34,7 +34,7 @@ from edrv_project import __version__
 from webhooks import metrics, signing
 from webhooks.catalog import payloads
 from webhooks.delivery import amqp, brokers, fanout, http, queue
-from webhooks.delivery.claims import claimable, deliveries_claim
+from webhooks.delivery.claims import claimable, deliveries_claim, endpoint_slots
 from webhooks.delivery.outcomes import Outcome, outcomes_record
 from webhooks.models import Delivery, DeliveryStatus
 
@@ -170,7 +170,7 @@ def _slots_take(
     with _health_lock:
         health = _health[endpoint]
         if health.answered:
-            free = max(settings.WEBHOOKS_CONCURRENCY // 2, 1) - health.in_flight
+            free = endpoint_slots() - health.in_flight
         elif health.in_flight:
             if not own:
                 _parked[endpoint].extend(jobs)
