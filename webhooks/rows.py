@@ -60,8 +60,13 @@ def in_ids(column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
     text (psycopg's list dumper looks at every element to choose a type: a batch's ids cost more
     to dump that way than the statement's own work)."""
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s::bigint[])", ["{" + ",".join(str(int(pk)) for pk in ids) + "}"]
+        return f"{column} = ANY(%s::bigint[])", [id_array(ids)]
     return f"{column} IN ({marks(len(ids))})", list(ids)
+
+
+def id_array(ids: Iterable[int]) -> str:
+    """These ids as the text of a PostgreSQL array (`{1,2,3}`), for a `%s::bigint[]` parameter."""
+    return "{" + ",".join(str(int(pk)) for pk in ids) + "}"
 
 
 def insert(model: type[Model], names: Sequence[str], objects: Iterable[Model]) -> list[int]:

@@ -12,11 +12,14 @@ endpoint's `rate_limit`.
 import uuid
 from collections import Counter
 from collections.abc import Collection, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from organizations.models import Organization
@@ -67,21 +70,17 @@ def deliveries_claim(
     now = timezone.now()
     limit = limit or settings.WEBHOOKS_BATCH_SIZE
     with transaction.atomic():
-        candidates = claimable(now)
-        if ids is not None:
-            candidates = candidates.filter(id__in=ids)
-        if not_to:
-            candidates = candidates.exclude(endpoint_id__in=list(not_to))
-        if connection.features.has_select_for_update_skip_locked:
-            # Only the delivery rows: locking the endpoint row too would make concurrent claims
-            # for one endpoint skip each other's whole batch.
-            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        # Only what sending and recording read: parsing unused timestamps is a cost per delivery.
-        picked = list(
-            candidates.only(
-                "id", "event_id", "endpoint_id", "status", "ordering_key", "attempt_count"
-            ).order_by("next_attempt_at", "id")[:limit]
-        )
+        if connection.vendor == "postgresql":
+            picked = _picked_on_postgresql(now, limit, ids, not_to)
+        else:
+            picked = list(
+                _claim_query(
+                    now,
+                    limit,
+                    ids=None if ids is None else Q(id__in=ids),
+                    not_to=Q(endpoint_id__in=list(not_to)) if not_to else None,
+                )
+            )
         # Each event and endpoint is loaded once, not once per delivery: a batch shares a few of them.
         targets = {e.pk: e for e in endpoints_with_plan("id", {d.endpoint_id for d in picked})}
         picked = _within_rate_limits(picked, targets, now)
@@ -94,6 +93,61 @@ def deliveries_claim(
         delivery.event, delivery.endpoint = events[delivery.event_id], targets[delivery.endpoint_id]
         delivery.claimed_until, delivery.claim_token = until, token
     return sorted(picked, key=lambda d: d.pk)
+
+
+def _claim_query(now: datetime, limit: int, *, ids: Any = None, not_to: Any = None) -> QuerySet[Delivery]:
+    """The claim's SELECT: the first `limit` claimable deliveries (those `ids` select, none `not_to`
+    selects; each a condition), locked, skipping those another claim has locked."""
+    candidates = claimable(now)
+    if ids is not None:
+        candidates = candidates.filter(ids)
+    if not_to is not None:
+        candidates = candidates.exclude(not_to)
+    if connection.features.has_select_for_update_skip_locked:
+        # Only the delivery rows: locking the endpoint row too would make concurrent claims
+        # for one endpoint skip each other's whole batch.
+        candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+    # Only what sending and recording read: parsing unused timestamps is a cost per delivery.
+    return candidates.only(*_CLAIMED_FIELDS).order_by("next_attempt_at", "id")[:limit]
+
+
+_CLAIMED_FIELDS = ("id", "event_id", "endpoint_id", "status", "ordering_key", "attempt_count")
+
+# On PostgreSQL the claim's SELECT is the ORM's, compiled once per shape with stand-ins for its
+# values, which every claim then replaces with its own: compiling it cost about a millisecond, a
+# tenth of a claim. Its ids are one array parameter there, whatever their number.
+_NOW = datetime(2000, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
+_IDS, _NOT_TO = "{-1}", "{-2}"  # no delivery or endpoint has a negative id
+
+
+def _any_of(column: str, array: str) -> RawSQL:
+    # The table and column names are the model's; the ids are a parameter.
+    return RawSQL(  # noqa: S611
+        f"{rows.table(Delivery)}.{rows.column(Delivery, column)} = ANY(%s::bigint[])",
+        [array],
+        output_field=BooleanField(),
+    )
+
+
+@lru_cache(maxsize=16)
+def _claim_statement(limit: int, with_ids: bool, with_not_to: bool) -> tuple[str, tuple[Any, ...]]:
+    query = _claim_query(
+        _NOW,
+        limit,
+        ids=_any_of("id", _IDS) if with_ids else None,
+        not_to=_any_of("endpoint", _NOT_TO) if with_not_to else None,
+    )
+    sql, params = query.query.get_compiler(using=query.db).as_sql()
+    return sql, tuple(params)
+
+
+def _picked_on_postgresql(
+    now: datetime, limit: int, ids: list[int] | None, not_to: Collection[int]
+) -> list[Delivery]:
+    sql, stand_ins = _claim_statement(limit, ids is not None, bool(not_to))
+    values: dict[Any, Any] = {_NOW: now, _IDS: rows.id_array(ids or ()), _NOT_TO: rows.id_array(not_to)}
+    params = [values.get(p, p) if isinstance(p, (str, datetime)) else p for p in stand_ins]
+    return list(Delivery.objects.raw(sql, params))
 
 
 # The statements around the claim's SELECT are written out (webhooks.rows): a worker claims a batch
