@@ -164,8 +164,13 @@ class DeliveryStatus(models.TextChoices):
 
 
 class Delivery(models.Model):
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # Every index here is written for every delivery, twice (its row, then its outcome): the keys'
+    # own indexes would repeat the leading columns of the unique (event, endpoint) and of
+    # delivery_endpoint_recent, which serve their lookups.
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     ordering_key = models.CharField(max_length=64, blank=True)
     attempt_count = models.PositiveIntegerField(default=0)
