@@ -7,6 +7,7 @@ the sender's timeout. A request answered only after it (a `hang`) is not deliver
 late answer says 200: the sender gave up on it and will try again, as a real receiver would see.
 """
 
+import hashlib
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -74,9 +75,13 @@ class Tally:
 def flaky(timeout: float) -> Plan:
     """Half the requests get a 5xx; a quarter of the rest hang past the sender's `timeout`.
 
-    A fixed cycle of eight requests (four 500/503, one hang, three 200) rather than dice: every
-    run fails the same share, and no event can be unlucky forever, so "delivered within the
-    retry schedule" is a property of the product, not of the seed.
+    A fixed cycle of eight replies (four 500/503, one hang, three 200) rather than dice: every run
+    fails the same share. Each event walks the cycle on its own, its nth attempt getting the reply n
+    places after where its id starts it, so that no event can be unlucky forever and "delivered
+    within the retry schedule" is a property of the product, not of the seed: at most three
+    failures in a row. (With one cycle for the whole path, the deliveries of a failing endpoint,
+    sent one at a time in turn, could each meet the same places of the cycle: four of them taking
+    turns, two never met a 200.)
     """
     cycle: list[Reply] = [
         status(500),
@@ -88,4 +93,15 @@ def flaky(timeout: float) -> Plan:
         status(502),
         ok(),
     ]
-    return lambda request, n: cycle[(n - 1) % len(cycle)]
+    attempts: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def reply(request: RecordedRequest, n: int) -> Reply:
+        webhook_id = request.headers.get("webhook-id", "")
+        with lock:
+            attempts[webhook_id] += 1
+            made = attempts[webhook_id]
+        start = int(hashlib.sha256(webhook_id.encode()).hexdigest(), 16) % len(cycle)
+        return cycle[(start + made - 1) % len(cycle)]
+
+    return reply
