@@ -45,7 +45,7 @@ MAX_RESPONSE_HEADERS = 30
 MAX_RESPONSE_HEADER_CHARS = 4096
 MAX_RESPONSE_HEADER_VALUE = 512
 MAX_IDLE_PER_DESTINATION = 32
-_STALE = (http1.ClosedWithoutAnswer, ConnectionResetError, BrokenPipeError)
+_STALE = (ConnectionResetError, BrokenPipeError)  # http1.ClosedWithoutAnswer is a ConnectionResetError
 
 
 @dataclass(frozen=True, slots=True)

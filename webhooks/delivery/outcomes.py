@@ -102,7 +102,7 @@ def outcomes_record(
         groups[(d.claim_token, d.status, d.next_attempt_at, d.last_status_code)].append(d.pk)
     with transaction.atomic():
         _lock_in_id_order([*(o.delivery.pk for o in outcomes), *(d.pk for d in (*skipped, *released))])
-        held = _update_held(groups, now, expected=len(outcomes))
+        held = _attempted_record(groups, now, expected=len(outcomes))
         recorded = [o for o in outcomes if o.delivery.pk in held]
         rows.insert_values(
             Attempt,
@@ -121,13 +121,13 @@ def outcomes_record(
                 for o in recorded
             ],
         )
-        skipped_ids = _held_update(
+        skipped_ids = _unattempted_update(
             skipped, status=DeliveryStatus.SKIPPED, next_attempt_at=None, claimed_until=None
         )
         # Due again once the endpoint's probe has had its full time to answer: no claim picks them
         # up before, only to release them again.
         probe_over = now + timedelta(seconds=settings.WEBHOOKS_TIMEOUT)
-        _held_update(released, claimed_until=None, next_attempt_at=probe_over)
+        _unattempted_update(released, claimed_until=None, next_attempt_at=probe_over)
         # Before the health's news, so that a webhook's subscribers hear of it in that order.
         operational.deliveries_exhausted_record(
             [(o.delivery, _attempt(o)) for o in recorded if o.delivery.status == DeliveryStatus.FAILED]
@@ -208,8 +208,9 @@ def _lock_in_id_order(ids: list[int]) -> None:
         )
 
 
-def _update_held(groups: dict[_Group, list[int]], now: datetime, *, expected: int) -> set[int]:
-    """Update the deliveries this worker still holds; return their ids."""
+def _attempted_record(groups: dict[_Group, list[int]], now: datetime, *, expected: int) -> set[int]:
+    """Record the attempts' outcomes (`groups`: ids by the state they reach) on those deliveries this
+    worker still holds; return their ids."""
     updated = 0
     sets = ", ".join(
         [
@@ -243,8 +244,9 @@ def _update_held(groups: dict[_Group, list[int]], now: datetime, *, expected: in
     return held
 
 
-def _held_update(deliveries: Sequence[Delivery], **changes: object) -> list[int]:
-    """Apply `changes` to those of `deliveries` still held by their claim; return their ids.
+def _unattempted_update(deliveries: Sequence[Delivery], **changes: object) -> list[int]:
+    """Apply `changes` to those of `deliveries` (not attempted: skipped, released) still held by
+    their claim; return their ids.
 
     Their rows are locked already (in id order, by `_lock_in_id_order`): one UPDATE per claim token,
     and a SELECT only when some of them had been claimed by another worker since.
