@@ -9,6 +9,7 @@ it in the middle: it holds the lowest delivery and wants the highest.
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import connection, transaction
@@ -16,7 +17,7 @@ from django.db import connection, transaction
 from organizations.models import Organization
 from tests.factories import EndpointFactory, LocationFactory
 from tests.pipeline import fan_out_waiting
-from webhooks.delivery import claims
+from webhooks.delivery import claims, outcomes
 from webhooks.delivery.http import HttpResult
 from webhooks.delivery.outcomes import Outcome, outcomes_record
 from webhooks.models import Delivery, DeliveryStatus
@@ -27,9 +28,12 @@ pytestmark = [
 ]
 
 OK = HttpResult(status_code=200, body_excerpt="", error="", duration_ms=3)
+FAILED = HttpResult(status_code=500, body_excerpt="", error="", duration_ms=3)
 
 
-def in_thread(work: Callable[[], None], errors: list[BaseException]) -> threading.Thread:
+def in_thread(
+    work: Callable[[], None], errors: list[BaseException], name: str | None = None
+) -> threading.Thread:
     def run() -> None:
         try:
             work()
@@ -38,7 +42,7 @@ def in_thread(work: Callable[[], None], errors: list[BaseException]) -> threadin
         finally:
             connection.close()  # this thread's own connection
 
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(target=run, daemon=True, name=name)
     thread.start()
     return thread
 
@@ -89,3 +93,53 @@ def test_a_batch_recorded_while_its_deliveries_are_locked_in_id_order_waits_its_
     recorded, released = Delivery.objects.get(pk=high.pk), Delivery.objects.get(pk=low.pk)
     assert (recorded.status, recorded.attempt_count) == (DeliveryStatus.SUCCEEDED, 1)
     assert (released.status, released.claimed_until) == (DeliveryStatus.PENDING, None)
+
+
+def test_two_batches_failing_on_the_endpoint_one_of_them_disables_wait_in_turn(
+    organization: Organization, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an endpoint that its next failure disables, and two deliveries to it held by two claims
+    settings.WEBHOOKS_DISABLE_AFTER = 0
+    settings.WEBHOOKS_DISABLE_MIN_FAILURES = 1
+    endpoint = EndpointFactory.create(organization=organization)
+    LocationFactory.create(organization=organization)
+    LocationFactory.create(organization=organization)
+    fan_out_waiting()
+    Delivery.objects.update(claimed_until=None, claim_token=None)
+    [first] = claims.deliveries_claim(limit=1)
+    [second] = claims.deliveries_claim(limit=1)
+    assert first.claim_token != second.claim_token
+
+    # When each worker records its failure, the second holding its delivery's row before the first
+    # takes its own: whichever then updates the endpoint's streak first disables the endpoint, and
+    # disabling locks every pending delivery of it, the other worker's too
+    errors: list[BaseException] = []
+    second_holds, first_holds = threading.Event(), threading.Event()
+    original = outcomes._attempted_record
+
+    def recorded_then_paused(*args: Any, **kwargs: Any) -> set[int]:
+        held = original(*args, **kwargs)
+        if threading.current_thread().name == "second":
+            second_holds.set()
+            first_holds.wait(2)  # with the endpoint locked first, the first waits for it instead
+        else:
+            first_holds.set()
+        return held
+
+    monkeypatch.setattr(outcomes, "_attempted_record", recorded_then_paused)
+
+    def record(delivery: Delivery) -> Callable[[], None]:
+        return lambda: outcomes_record([Outcome(delivery=delivery, result=FAILED, attempted_at=time.time())])
+
+    later = in_thread(record(second), errors, name="second")
+    assert second_holds.wait(10)
+    earlier = in_thread(record(first), errors, name="first")
+    for thread in (later, earlier):
+        thread.join(15)
+
+    # Then neither was aborted ("deadlock detected"): the endpoint is disabled and its deliveries
+    # skipped, the first's fenced off by the disable before its worker could record it
+    assert errors == []
+    endpoint.refresh_from_db()
+    assert not endpoint.active
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SKIPPED}

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -71,6 +71,20 @@ def endpoint_disable(
             transaction.on_commit(lambda: alerts.endpoint_disabled_send(endpoint_id=endpoint_id), robust=True)
     logger.warning("webhooks.endpoint.disabled", extra={"endpoint_pk": endpoint_id, "reason": reason})
     return True
+
+
+def streaks_lock(outcomes: Iterable[tuple[Endpoint, bool, bool]]) -> None:
+    """Lock, in id order, the rows of the endpoints whose streak these (endpoint, ok, gone) outcomes
+    may update: first in the transaction that records them, before any of its deliveries.
+
+    Disabling an endpoint (here, or from a front door) locks its row, then its pending deliveries.
+    A batch that locked its deliveries first and its endpoint's row after could hold a delivery
+    that such a disable waits for, while it waits for the endpoint: a circle, which PostgreSQL
+    breaks by aborting one of them (a batch whose sends are then repeated, or a disable refused).
+    """
+    ids = sorted({e.pk for e, ok, gone in outcomes if gone or not ok or _was_failing(e)})
+    if ids and connection.features.has_select_for_update:
+        list(Endpoint.objects.filter(pk__in=ids).order_by("pk").select_for_update().values_list("pk"))
 
 
 def outcomes_record(outcomes: Iterable[tuple[Endpoint, bool, bool, object]]) -> None:

@@ -101,6 +101,10 @@ def outcomes_record(
         d = o.delivery
         groups[(d.claim_token, d.status, d.next_attempt_at, d.last_status_code)].append(d.pk)
     with transaction.atomic():
+        # The endpoints' rows before the deliveries', as disabling an endpoint locks them.
+        health.streaks_lock(
+            (o.delivery.endpoint, o.result.ok, o.result.status_code == GONE) for o in outcomes
+        )
         _lock_in_id_order([*(o.delivery.pk for o in outcomes), *(d.pk for d in (*skipped, *released))])
         held = _attempted_record(groups, now, expected=len(outcomes))
         recorded = [o for o in outcomes if o.delivery.pk in held]
