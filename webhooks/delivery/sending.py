@@ -172,10 +172,10 @@ def _slots_take(
         if health.answered:
             free = endpoint_slots() - health.in_flight
         elif health.in_flight:
-            if not own:
+            if not own:  # another batch's probe: leave these with it
                 _parked[endpoint].extend(jobs)
                 jobs.clear()
-            return 0  # our own probe is out: wait for its answer
+            return 0  # (our own: wait for its answer)
         elif endpoint in probed:
             return None  # our probe came back without an answer
         else:
