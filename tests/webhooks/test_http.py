@@ -20,7 +20,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from pytest_django.fixtures import Settings
 
-from webhooks.delivery import http
+from webhooks.delivery import http, http1
 from webhooks.delivery.destinations import DestinationRefused, destination_check
 
 Reply = tuple[int, dict[str, str], bytes]
@@ -695,3 +695,55 @@ def test_the_request_is_written_in_one_piece_with_its_length() -> None:
     assert f"Host: 127.0.0.1:{port}".encode() in lines
     assert b"Content-Length: 7" in lines and b"webhook-id: evt_1" in lines
     assert body == b'{"a":1}'
+
+
+class _TimeoutsSet:
+    """A socket that notes every per-operation timeout set on it (each a system call that hands the
+    GIL to other threads), and is otherwise the socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.set: list[float | None] = []
+
+    def settimeout(self, value: float | None) -> None:
+        self.set.append(value)
+        self.sock.settimeout(value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sock, name)
+
+
+def test_a_kept_connection_sets_its_read_timeout_only_when_it_changes() -> None:
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    with raw_server(_answering(ok, ok, ok, ok)) as (port, _):
+        conn = http1.Connection("127.0.0.1", port)
+        conn.connect(5)
+        watched = _TimeoutsSet(conn.sock)  # type: ignore[arg-type]
+        conn.sock = watched  # type: ignore[assignment]
+        answers = [
+            conn.post("/", host="h", headers={}, body=b"{}", excerpt=10, timeout=t) for t in (5, 5, 3, 3)
+        ]
+        conn.close()
+
+    assert [a.status for a in answers] == [200, 200, 200, 200]
+    assert watched.set == [3]  # 5 was the connect's; each request of a pooled connection asks the same
+
+
+def test_requests_on_a_kept_connection_ask_the_same_read_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    # http.post gives each read what is left of the exchange's time in whole seconds: the requests
+    # of a kept connection (each well within a second of its start) ask the same one
+    asked: list[float] = []
+    original = http1.Connection.post
+
+    def noted(self: http1.Connection, path: str, **kwargs: Any) -> http1.Answer:
+        asked.append(kwargs["timeout"])
+        return original(self, path, **kwargs)
+
+    monkeypatch.setattr(http1.Connection, "post", noted)
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    with raw_server(_answering(ok, ok, ok)) as (port, accepted):
+        url = f"http://127.0.0.1:{port}/"
+        results = [http.post(url, body=b"{}", headers=HEADERS, timeout=5.0) for _ in range(3)]
+
+    assert [r.status_code for r in results] == [200, 200, 200] and len(accepted) == 1
+    assert asked == [5, 5, 5]

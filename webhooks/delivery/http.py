@@ -11,6 +11,7 @@ Headers, bodies and URLs are never logged: they carry signatures and, often, tok
 """
 
 import logging
+import math
 import os
 import ssl
 import threading
@@ -166,7 +167,10 @@ def _exchange_on(
             headers=headers,
             body=body,
             excerpt=EXCERPT_BYTES,
-            timeout=max(deadline - time.monotonic(), 0.001),  # each read's
+            # Each read's, in whole seconds, so that a kept connection keeps it from one request to
+            # the next (setting it is a system call that hands the GIL over: with many sender
+            # threads, about a tenth of a send's CPU). The watchdog ends the exchange at its deadline.
+            timeout=math.ceil(max(deadline - time.monotonic(), 0.001)),
         )
         reusable = answer.reusable  # a longer body is not read on: the connection is dropped
         retry_after = _retry_after_parse(

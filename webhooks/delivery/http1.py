@@ -56,6 +56,7 @@ class Connection:
     ) -> None:
         self.address, self.port, self.hostname, self.context = address, port, hostname, context
         self.sock: socket.socket | None = None
+        self.timeout: float | None = None  # each socket operation's, as last set
 
     def connect(self, timeout: float) -> None:
         try:
@@ -63,6 +64,7 @@ class Connection:
         except OSError as exc:
             raise Unreachable from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.timeout = timeout
         self.sock = sock  # already: a deadline can cut a TLS handshake that hangs
         if self.context is not None:
             self.sock = self.context.wrap_socket(sock, server_hostname=self.hostname)
@@ -87,7 +89,9 @@ class Connection:
         """POST `body` and read the answer; each socket operation waits `timeout` seconds at most."""
         if self.sock is None:
             raise ConnectionError("not connected")
-        self.sock.settimeout(timeout)
+        if timeout != self.timeout:  # setting it is a system call, which hands the GIL to other threads
+            self.sock.settimeout(timeout)
+            self.timeout = timeout
         self.sock.sendall(_request(path, host, headers, body))
         return _answer_read(self.sock, excerpt)
 
