@@ -60,12 +60,17 @@ def in_ids(column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
     text (psycopg's list dumper looks at every element to choose a type: a batch's ids cost more
     to dump that way than the statement's own work)."""
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s::bigint[])", [id_array(ids)]
+        return any_id(column), [id_array(ids)]
     return f"{column} IN ({marks(len(ids))})", list(ids)
 
 
+def any_id(column: str) -> str:
+    """PostgreSQL: `column` is one of the ids of one parameter, an `id_array`."""
+    return f"{column} = ANY(%s::bigint[])"
+
+
 def id_array(ids: Iterable[int]) -> str:
-    """These ids as the text of a PostgreSQL array (`{1,2,3}`), for a `%s::bigint[]` parameter."""
+    """These ids as the text of a PostgreSQL array (`{1,2,3}`), for `any_id`'s parameter."""
     return "{" + ",".join(str(int(pk)) for pk in ids) + "}"
 
 

@@ -123,7 +123,7 @@ _IDS, _NOT_TO = "{-1}", "{-2}"  # no delivery or endpoint has a negative id
 def _any_of(column: str, array: str) -> RawSQL:
     # The table and column names are the model's; the ids are a parameter.
     return RawSQL(  # noqa: S611
-        f"{rows.table(Delivery)}.{rows.column(Delivery, column)} = ANY(%s::bigint[])",
+        rows.any_id(f"{rows.table(Delivery)}.{rows.column(Delivery, column)}"),
         [array],
         output_field=BooleanField(),
     )

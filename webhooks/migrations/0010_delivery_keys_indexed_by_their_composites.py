@@ -6,19 +6,23 @@
 
 from django.db import migrations, models
 
-INDEXES = ("webhooks_delivery_endpoint_id_6cbee67d", "webhooks_delivery_event_id_b6f5af91")
+# Each key (it refers to the model of its name) and the index 0001 gave it.
+INDEXES = {
+    "endpoint": "webhooks_delivery_endpoint_id_6cbee67d",
+    "event": "webhooks_delivery_event_id_b6f5af91",
+}
 
 
 def indexes_drop(apps, schema_editor):
     concurrently = " CONCURRENTLY" if schema_editor.connection.vendor == "postgresql" else ""
-    for name in INDEXES:
+    for name in INDEXES.values():
         schema_editor.execute(f"DROP INDEX{concurrently} IF EXISTS {schema_editor.quote_name(name)}")
 
 
 def indexes_create(apps, schema_editor):
     Delivery = apps.get_model("webhooks", "Delivery")
-    for name, column in zip(INDEXES, ("endpoint_id", "event_id"), strict=True):
-        schema_editor.add_index(Delivery, models.Index(fields=[column.removesuffix("_id")], name=name))
+    for field, name in INDEXES.items():
+        schema_editor.add_index(Delivery, models.Index(fields=[field], name=name))
 
 
 class Migration(migrations.Migration):
@@ -33,24 +37,15 @@ class Migration(migrations.Migration):
             state_operations=[
                 migrations.AlterField(
                     model_name="delivery",
-                    name="endpoint",
+                    name=field,
                     field=models.ForeignKey(
                         db_index=False,
                         on_delete=models.deletion.CASCADE,
                         related_name="deliveries",
-                        to="webhooks.endpoint",
+                        to=f"webhooks.{field}",
                     ),
-                ),
-                migrations.AlterField(
-                    model_name="delivery",
-                    name="event",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=models.deletion.CASCADE,
-                        related_name="deliveries",
-                        to="webhooks.event",
-                    ),
-                ),
+                )
+                for field in INDEXES
             ],
             database_operations=[migrations.RunPython(indexes_drop, indexes_create)],
         ),
